@@ -1,0 +1,61 @@
+# edge-encoders: the verbs people type. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python for the build/dev venv. torch 2.13.0's CPU wheel is for 3.11 on our machines; override as you need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# torch goes in first and pinned: an unpinned torch pulls a multi-GB CUDA build. Extra pip args (e.g. a CPU
+# wheel index) go in TORCH_PIP_ARGS.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+
+OUT ?= artifacts
+HOST ?= 127.0.0.1
+PORT ?= 8080
+EXPORT_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(STAMP) ## create .venv with the runtime, server, build (torch CPU) and dev dependencies
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PIP) install -q -e ".[build,server,aws,dev]"
+	@touch $@
+
+export: setup ## export, optimize, quantize, validate -> $(OUT)/embed and $(OUT)/rerank (cached; EXPORT_ARGS=--help)
+	$(PY) -m edge_build export --out $(OUT) $(EXPORT_ARGS)
+
+serve: setup ## run the HTTP API under uvicorn on $(HOST):$(PORT) (bundles from $(OUT))
+	EDGE_EMBED_BUNDLE=$${EDGE_EMBED_BUNDLE:-$(OUT)/embed} EDGE_RERANK_BUNDLE=$${EDGE_RERANK_BUNDLE:-$(OUT)/rerank} \
+		$(PY) -m uvicorn handler.app:app --host $(HOST) --port $(PORT)
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: setup ## fast tier only: unit tests (tiny models built in the tests)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+test: setup lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: setup export ## benchmark vs sentence-transformers/torch, ST onnx backend, fastembed -> results/
+	$(PY) -m bench
+
+bench-quick: setup export ## a ~2 minute version of make bench
+	$(PY) -m bench --quick
+
+clean: ## remove exported bundles and caches (keeps .venv)
+	rm -rf $(OUT) .taskroot .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,42 @@
+"""edge_encoders: torch-free embeddings and reranking from validated ONNX bundles.
+
+Only onnxruntime, tokenizers and numpy are imported here; a test keeps it that way.
+"""
+
+from edge_encoders.batching import BatchPolicy
+from edge_encoders.embedder import Embedder, EmbedResult
+from edge_encoders.errors import (
+    BundleError,
+    EdgeEncodersError,
+    EmptyInputError,
+    InputError,
+    InputTooLongError,
+    InvalidArgumentError,
+    TooManyInputsError,
+)
+from edge_encoders.manifest import Manifest, read_manifest
+from edge_encoders.reranker import Reranker, RerankHit, RerankResult
+from edge_encoders.session import SessionConfig, available_cpus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchPolicy",
+    "BundleError",
+    "EdgeEncodersError",
+    "EmbedResult",
+    "Embedder",
+    "EmptyInputError",
+    "InputError",
+    "InputTooLongError",
+    "InvalidArgumentError",
+    "Manifest",
+    "RerankHit",
+    "RerankResult",
+    "Reranker",
+    "SessionConfig",
+    "TooManyInputsError",
+    "__version__",
+    "available_cpus",
+    "read_manifest",
+]

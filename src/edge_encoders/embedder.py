@@ -1,0 +1,177 @@
+"""Embedder: sentence embeddings from an embed bundle, as sentence-transformers' encode() computes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_encoders.batching import BatchPolicy, plan_batches
+from edge_encoders.bundle import DEFAULT_POLICY, check_count, check_texts, open_bundle, run_session
+from edge_encoders.errors import InvalidArgumentError
+from edge_encoders.manifest import Manifest
+from edge_encoders.pooling import normalize as l2_normalize
+from edge_encoders.pooling import pool
+from edge_encoders.precision import PRECISIONS, quantize, ranges_from
+from edge_encoders.session import SessionConfig
+
+
+@dataclass
+class EmbedResult:
+    """Vectors in input order plus the tokens each input used (after truncation), for usage reporting."""
+
+    embeddings: np.ndarray
+    token_counts: list[int]
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.token_counts)
+
+
+class Embedder:
+    """Serve an embed bundle; construct with from_bundle()."""
+
+    def __init__(
+        self,
+        bundle_dir: str | Path,
+        *,
+        session_config: SessionConfig | None = None,
+        batch_policy: BatchPolicy = DEFAULT_POLICY,
+        max_inputs: int | None = None,
+        verify: bool = True,
+        warmup: bool = False,
+    ) -> None:
+        self._bundle = open_bundle(bundle_dir, expected_kind="embed", session_config=session_config, verify=verify)
+        self.batch_policy = batch_policy
+        self.max_inputs = max_inputs
+        manifest = self._bundle.manifest
+        self._calibration: np.ndarray | None = None
+        if manifest.calibration_file:
+            self._calibration = np.load(self._bundle.path / manifest.calibration_file).astype(np.float32)
+        if warmup:
+            self.embed(["warm up"])
+
+    @classmethod
+    def from_bundle(cls, bundle_dir: str | Path, **kwargs: object) -> Embedder:
+        """Load a bundle folder written by `make export` (kwargs: see __init__)."""
+        return cls(bundle_dir, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._bundle.manifest
+
+    @property
+    def variant(self) -> str:
+        return self._bundle.variant
+
+    @property
+    def dimension(self) -> int:
+        assert self.manifest.dimension is not None
+        return self.manifest.dimension
+
+    @property
+    def load_seconds(self) -> float:
+        return self._bundle.load_seconds
+
+    def count_tokens(self, texts: list[str], *, truncate: bool = True) -> list[int]:
+        return [len(e.ids) for e in self._bundle.tokenizer.encode(texts, truncate=truncate)]
+
+    def embed(
+        self,
+        texts: list[str] | str,
+        *,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        dimensions: int | None = None,
+        normalize: bool | None = None,
+        precision: str = "float32",
+        truncate: bool = True,
+    ) -> np.ndarray:
+        """Embed texts (a str is one text); returns (n, dimensions) in the requested precision."""
+        return self.embed_with_usage(
+            texts,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            dimensions=dimensions,
+            normalize=normalize,
+            precision=precision,
+            truncate=truncate,
+        ).embeddings
+
+    def embed_with_usage(
+        self,
+        texts: list[str] | str,
+        *,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        dimensions: int | None = None,
+        normalize: bool | None = None,
+        precision: str = "float32",
+        truncate: bool = True,
+    ) -> EmbedResult:
+        """embed(), also returning per-input token counts."""
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        check_count(len(batch), self.max_inputs, "inputs")
+        check_texts(batch, "input")
+        if precision not in PRECISIONS:
+            raise InvalidArgumentError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        dims = self._check_dimensions(dimensions)
+        prefix = self._resolve_prompt(prompt_name, prompt)
+        do_normalize = self.manifest.normalize if normalize is None else normalize
+
+        encodings = self._bundle.tokenizer.encode([prefix + t for t in batch], truncate=truncate)
+        lengths = [len(e.ids) for e in encodings]
+        pooled = self._forward(encodings, lengths)
+        vectors = self._finish(pooled, dims, do_normalize)
+        if precision in ("int8", "uint8"):
+            ranges = self._ranges(dims, do_normalize)
+            out = quantize(vectors, precision, ranges)
+        else:
+            out = quantize(vectors, precision)
+        return EmbedResult(out, lengths)
+
+    def _forward(self, encodings: list, lengths: list[int]) -> np.ndarray:
+        bundle = self._bundle
+        pooled = np.empty((len(encodings), self.dimension), dtype=np.float32)
+        for indices in plan_batches(lengths, self.batch_policy):
+            tokens = bundle.tokenizer.pad([encodings[i] for i in indices])
+            hidden = run_session(bundle, tokens.feeds(self.manifest.input_names))
+            assert self.manifest.pooling is not None
+            pooled[indices] = pool(hidden, tokens.attention_mask, self.manifest.pooling)
+        return pooled
+
+    def _finish(self, pooled: np.ndarray, dims: int, do_normalize: bool) -> np.ndarray:
+        """Normalize as the model does, then matryoshka-truncate and renormalize if the model normalizes."""
+        vectors = l2_normalize(pooled) if do_normalize else pooled
+        if dims < vectors.shape[1]:
+            vectors = vectors[:, :dims]
+            if do_normalize:
+                vectors = l2_normalize(vectors)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _ranges(self, dims: int, do_normalize: bool) -> np.ndarray:
+        if self._calibration is None:
+            raise InvalidArgumentError("this bundle carries no calibration embeddings: int8/uint8 unavailable")
+        return ranges_from(self._finish(self._calibration, dims, do_normalize))
+
+    def _check_dimensions(self, dimensions: int | None) -> int:
+        if dimensions is None:
+            return self.dimension
+        if not isinstance(dimensions, int) or dimensions < 1 or dimensions > self.dimension:
+            raise InvalidArgumentError(f"dimensions must be between 1 and {self.dimension}; got {dimensions!r}")
+        return dimensions
+
+    def _resolve_prompt(self, prompt_name: str | None, prompt: str | None) -> str:
+        if prompt is not None and prompt_name is not None:
+            raise InvalidArgumentError("give prompt_name or prompt, not both")
+        if prompt is not None:
+            return prompt
+        name = prompt_name if prompt_name is not None else self.manifest.default_prompt_name
+        if name is None:
+            return ""
+        try:
+            return self.manifest.prompts[name]
+        except KeyError:
+            known = ", ".join(sorted(self.manifest.prompts)) or "none"
+            raise InvalidArgumentError(f"unknown prompt_name {name!r}; this model has: {known}") from None

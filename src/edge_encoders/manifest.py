@@ -1,0 +1,166 @@
+"""The bundle contract: manifest.json, read by the runtime and written by the build.
+
+The manifest is the only place where the facts that ONNX export drops survive (pooling, normalization,
+max_seq_length, prompts, reranker activation, input names). The runtime trusts nothing else: not the
+tokenizer.json padding/truncation, not the graph's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from edge_encoders.errors import BundleError
+from edge_encoders.hashing import sha256_file
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+Kind = Literal["embed", "rerank"]
+Pooling = Literal["mean", "cls", "lasttoken"]
+Activation = Literal["sigmoid", "identity"]
+
+POOLING_MODES: tuple[str, ...] = ("mean", "cls", "lasttoken")
+ACTIVATIONS: tuple[str, ...] = ("sigmoid", "identity")
+
+
+@dataclass
+class FileEntry:
+    """A file of the bundle with the digest the runtime verifies at load."""
+
+    sha256: str
+    size: int
+
+
+@dataclass
+class Manifest:
+    """Everything the runtime needs to serve a bundle; see DESIGN.md for the field meanings."""
+
+    kind: Kind
+    name: str
+    max_seq_length: int
+    input_names: list[str]
+    output_name: str
+    model_file: str
+    variant: str
+    files: dict[str, FileEntry]
+    schema_version: int = SCHEMA_VERSION
+    tokenizer_file: str = "tokenizer.json"
+    # embed only
+    dimension: int | None = None
+    pooling: Pooling | None = None
+    normalize: bool = False
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+    calibration_file: str | None = None
+    # rerank only
+    activation: Activation | None = None
+    num_labels: int | None = None
+    # per CPU architecture (platform.machine() value) -> {"variant": ..., "file": ...}; falls back to model_file
+    arch_variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    # provenance, validation summary and tool versions: carried for /info and humans, not interpreted here
+    source: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+    tools: dict[str, str] = field(default_factory=dict)
+    build_key: str | None = None
+    created_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, bundle_dir: str | Path) -> Path:
+        path = Path(bundle_dir) / MANIFEST_NAME
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "manifest") -> Manifest:
+        if not isinstance(data, dict):
+            raise BundleError(f"{where}: expected a JSON object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise BundleError(
+                f"{where}: schema_version {version!r} is not supported by this runtime "
+                f"(expects {SCHEMA_VERSION}); rebuild the bundle with a matching edge-encoders"
+            )
+        try:
+            files = {name: FileEntry(**entry) for name, entry in data["files"].items()}
+            fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "files"}
+            manifest = cls(files=files, **fields)
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"{where}: malformed manifest ({exc})") from None
+        manifest._check(where)
+        return manifest
+
+    def _check(self, where: str) -> None:
+        if self.kind not in ("embed", "rerank"):
+            raise BundleError(f"{where}: kind must be 'embed' or 'rerank', got {self.kind!r}")
+        if self.max_seq_length <= 0:
+            raise BundleError(f"{where}: max_seq_length must be positive")
+        if self.kind == "embed":
+            if self.pooling not in POOLING_MODES:
+                raise BundleError(f"{where}: pooling must be one of {POOLING_MODES}, got {self.pooling!r}")
+            if not self.dimension or self.dimension <= 0:
+                raise BundleError(f"{where}: embed bundles need a positive dimension")
+        if self.kind == "rerank" and self.activation not in ACTIVATIONS:
+            raise BundleError(f"{where}: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        for required in (self.model_file, self.tokenizer_file):
+            if required not in self.files:
+                raise BundleError(f"{where}: {required} is not listed in files")
+
+    def model_for_machine(self, machine: str | None = None) -> tuple[str, str]:
+        """(variant, file) to load on this CPU architecture: an arch-specific variant if the build made one."""
+        arch = (machine or platform.machine()).lower()
+        aliases = {"arm64": "aarch64", "amd64": "x86_64"}
+        arch = aliases.get(arch, arch)
+        choice = self.arch_variants.get(arch)
+        if choice:
+            return choice["variant"], choice["file"]
+        return self.variant, self.model_file
+
+
+def read_manifest(bundle_dir: str | Path) -> Manifest:
+    """Read and check manifest.json of a bundle folder (no file digests yet: see verify_files)."""
+    bundle = Path(bundle_dir)
+    path = bundle / MANIFEST_NAME
+    if not bundle.is_dir():
+        raise BundleError(f"bundle folder {bundle} does not exist")
+    if not path.is_file():
+        raise BundleError(f"{path} is missing: {bundle} is not a bundle (run `make export` to write one)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path} cannot be read as JSON: {exc}") from None
+    return Manifest.from_dict(data, where=str(path))
+
+
+def verify_files(bundle_dir: str | Path, manifest: Manifest, names: list[str] | None = None) -> None:
+    """Check size and sha256 of the named files (default: all), naming the first file that is wrong."""
+    bundle = Path(bundle_dir)
+    for name in names if names is not None else list(manifest.files):
+        entry = manifest.files.get(name)
+        if entry is None:
+            raise BundleError(f"{bundle}: {name} is not listed in the manifest")
+        path = bundle / name
+        if not path.is_file():
+            raise BundleError(f"{bundle}: {name} is missing (manifest lists it with {entry.size} bytes)")
+        size = path.stat().st_size
+        if size != entry.size:
+            raise BundleError(
+                f"{bundle}: {name} has {size} bytes, the manifest says {entry.size} (truncated or replaced)"
+            )
+        digest = sha256_file(path)
+        if digest != entry.sha256:
+            raise BundleError(
+                f"{bundle}: {name} sha256 {digest[:12]}… does not match the manifest's {entry.sha256[:12]}… "
+                "(file altered after the build)"
+            )
+
+
+def file_entry(path: str | Path) -> FileEntry:
+    """Digest and size of a file, as the build records it."""
+    p = Path(path)
+    return FileEntry(sha256=sha256_file(p), size=p.stat().st_size)

@@ -1,0 +1,136 @@
+"""Embedder on toy bundles: pooling, normalization, prompts, dimensions, precision, truncation, batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.toy_bundles import make_toy_embed_bundle
+from tokenizers import Tokenizer
+
+from edge_encoders import BatchPolicy, Embedder, EmptyInputError, InputTooLongError, InvalidArgumentError
+from edge_encoders.precision import quantize, ranges_from
+
+TEXTS = [
+    "hello world",
+    "A somewhat longer sentence, with punctuation; and more words than the first one.",
+    "",
+    "🙂 emoji and 中文 text",
+    "def f(x):\n    return x * 2",
+    "word " * 100,
+]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    return make_toy_embed_bundle(tmp_path_factory.mktemp("embed") / "bundle")
+
+
+def _expected(folder: Path, words: np.ndarray, types: np.ndarray, texts: list[str], limit: int, mode: str):
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(limit)
+    rows = []
+    for enc in tok.encode_batch(texts):
+        hidden = words[enc.ids] + types[enc.type_ids]
+        rows.append({"mean": hidden.mean(axis=0), "cls": hidden[0], "lasttoken": hidden[-1]}[mode])
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("mode", ["mean", "cls", "lasttoken"])
+def test_pooling_matches_hand_computation(tmp_path: Path, mode: str) -> None:
+    folder, words, types = make_toy_embed_bundle(tmp_path / mode, pooling=mode, normalize=False)
+    got = Embedder.from_bundle(folder).embed(TEXTS)
+    want = _expected(folder, words, types, TEXTS, 32, mode)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_normalized_and_in_input_order(toy) -> None:
+    folder, words, types = toy
+    emb = Embedder.from_bundle(folder, batch_policy=BatchPolicy(token_budget=40, max_batch_size=2))
+    got = emb.embed(TEXTS)
+    want = _expected(folder, words, types, TEXTS, 32, "mean")
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-6)
+
+
+def test_same_vector_whatever_the_batch(toy) -> None:
+    emb = Embedder.from_bundle(toy[0])
+    together = emb.embed(TEXTS)
+    alone = np.vstack([emb.embed([t]) for t in TEXTS])
+    np.testing.assert_array_equal(together, alone)
+
+
+def test_tokenizer_json_trap_is_overridden(toy) -> None:
+    """MiniLM's tokenizer.json pads to 128 and truncates at 128; the manifest's limit (32 here) rules."""
+    emb = Embedder.from_bundle(toy[0])
+    counts = emb.embed_with_usage(["hi", "word " * 100]).token_counts
+    assert counts == [3, 32]
+
+
+def test_truncation_off_names_length_and_limit(toy) -> None:
+    emb = Embedder.from_bundle(toy[0])
+    with pytest.raises(InputTooLongError) as info:
+        emb.embed(["short", "word " * 100], truncate=False)
+    assert (info.value.index, info.value.length, info.value.limit) == (1, 102, 32)
+    assert "102 tokens" in info.value.message and "32" in info.value.message
+    assert emb.embed(["short"], truncate=False).shape == (1, 16)
+
+
+def test_prompts_by_name_and_text(toy) -> None:
+    emb = Embedder.from_bundle(toy[0])
+    by_name = emb.embed(["cats"], prompt_name="query")
+    by_text = emb.embed(["cats"], prompt="query: ")
+    plain = emb.embed(["query: cats"])
+    np.testing.assert_array_equal(by_name, plain)
+    np.testing.assert_array_equal(by_text, plain)
+    with pytest.raises(InvalidArgumentError, match="unknown prompt_name 'nope'"):
+        emb.embed(["cats"], prompt_name="nope")
+
+
+def test_matryoshka_dimensions_renormalize(toy) -> None:
+    emb = Embedder.from_bundle(toy[0])
+    full = emb.embed(TEXTS, normalize=False)
+    cut = emb.embed(TEXTS, dimensions=8)
+    want = full[:, :8] / np.linalg.norm(full[:, :8], axis=1, keepdims=True)
+    np.testing.assert_allclose(cut, want, rtol=1e-5, atol=1e-6)
+    for bad in (0, 17, -1):
+        with pytest.raises(InvalidArgumentError, match="between 1 and 16"):
+            emb.embed(["x"], dimensions=bad)
+
+
+def test_precisions_follow_sentence_transformers(toy) -> None:
+    """Same arithmetic as sentence_transformers.quantize_embeddings, ranges from the bundle's calibration."""
+    folder = toy[0]
+    emb = Embedder.from_bundle(folder)
+    floats = emb.embed(TEXTS)
+    calibration = np.load(folder / "calibration.npy")
+    calibration = calibration / np.linalg.norm(calibration, axis=1, keepdims=True)
+    ranges = ranges_from(calibration)
+    for precision in ("int8", "uint8"):
+        got = emb.embed(TEXTS, precision=precision)
+        np.testing.assert_array_equal(got, quantize(floats, precision, ranges))
+    packed = emb.embed(TEXTS, precision="ubinary")
+    assert packed.dtype == np.uint8 and packed.shape == (len(TEXTS), 2)
+    np.testing.assert_array_equal(np.unpackbits(packed, axis=1).astype(bool), floats > 0)
+    signed = emb.embed(TEXTS, precision="binary")
+    np.testing.assert_array_equal(signed.astype(np.int16) + 128, packed)
+    with pytest.raises(InvalidArgumentError, match="precision must be one of"):
+        emb.embed(["x"], precision="float16")
+
+
+def test_empty_and_too_many(toy) -> None:
+    emb = Embedder.from_bundle(toy[0], max_inputs=3)
+    with pytest.raises(EmptyInputError):
+        emb.embed([])
+    with pytest.raises(Exception, match="over the limit of 3"):
+        emb.embed(["a", "b", "c", "d"])
+    with pytest.raises(EmptyInputError, match="expected a string"):
+        emb.embed(["a", 3])  # type: ignore[list-item]
+
+
+def test_single_string_is_one_text(toy) -> None:
+    emb = Embedder.from_bundle(toy[0])
+    np.testing.assert_array_equal(emb.embed("hello world"), emb.embed(["hello world"]))
