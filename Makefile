@@ -21,6 +21,14 @@ PYTEST_ARGS ?=
 
 .PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean
 
+# Lambda / SAM (image, invoke, deploy need Docker and AWS; not run in CI)
+ARCH ?= x86_64
+PLATFORM = $(if $(filter arm64,$(ARCH)),linux/arm64,linux/amd64)
+SAM ?= .tools/sam/bin/sam
+EVENT ?= events/embed.json
+EVENTS ?=
+S3_URI ?=
+
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -48,8 +56,32 @@ lint: setup ## ruff (lint + format check) and mypy
 unit: setup ## fast tier only: unit tests (tiny models built in the tests)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-test: setup lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests
+test: setup tools lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+tools: ## the SAM CLI + cfn-lint 1.53.3 in .tools/sam (sam validate --lint, the Lambda emulator binary)
+	bash scripts/setup_tools.sh
+
+demo: setup export ## the quickstart: the function under the Lambda emulator, one request of each kind
+	$(PY) scripts/demo.py
+
+invoke-local: setup export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
+	$(PY) scripts/lambda_emulator.py invoke $(EVENTS)
+
+publish: setup ## upload $(OUT)/embed and $(OUT)/rerank to S3: make publish S3_URI=s3://bucket/prefix
+	@test -n "$(S3_URI)" || { echo "usage: make publish S3_URI=s3://bucket/prefix"; exit 2; }
+	$(PY) scripts/publish.py $(S3_URI)
+
+image: ## docker build the Lambda image for ARCH=x86_64|arm64 (needs Docker)
+	docker build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
+
+invoke: tools ## sam build + sam local invoke -e $(EVENT) (needs Docker)
+	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+	$(SAM) local invoke EdgeEncodersFunction -e $(EVENT)
+
+deploy: tools ## sam build + sam deploy --guided (needs Docker and AWS credentials)
+	$(SAM) build --parameter-overrides Architecture=$(ARCH)
+	$(SAM) deploy --guided --resolve-image-repos --capabilities CAPABILITY_IAM
 
 bench: setup export ## benchmark vs sentence-transformers/torch, ST onnx backend, fastembed -> results/
 	$(PY) -m bench

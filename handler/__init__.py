@@ -1,0 +1,1 @@
+"""HTTP and Lambda adapter of edge-encoders: the FastAPI app (handler.app), served by uvicorn or Mangum."""

@@ -4,6 +4,7 @@ Only onnxruntime, tokenizers and numpy are imported here; a test keeps it that w
 """
 
 from edge_encoders.batching import BatchPolicy
+from edge_encoders.bundle import Limits
 from edge_encoders.embedder import Embedder, EmbedResult
 from edge_encoders.errors import (
     BundleError,
@@ -13,6 +14,7 @@ from edge_encoders.errors import (
     InputTooLongError,
     InvalidArgumentError,
     TooManyInputsError,
+    TooManyTokensError,
 )
 from edge_encoders.manifest import Manifest, read_manifest
 from edge_encoders.reranker import Reranker, RerankHit, RerankResult
@@ -30,12 +32,14 @@ __all__ = [
     "InputError",
     "InputTooLongError",
     "InvalidArgumentError",
+    "Limits",
     "Manifest",
     "RerankHit",
     "RerankResult",
     "Reranker",
     "SessionConfig",
     "TooManyInputsError",
+    "TooManyTokensError",
     "__version__",
     "available_cpus",
     "read_manifest",

@@ -11,12 +11,23 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_encoders.batching import BatchPolicy
-from edge_encoders.errors import BundleError, EmptyInputError, TooManyInputsError
+from edge_encoders.errors import BundleError, EmptyInputError, TooManyInputsError, TooManyTokensError
 from edge_encoders.manifest import Manifest, read_manifest, verify_files
 from edge_encoders.session import SessionConfig, create_session
 from edge_encoders.text_tokenizer import TextTokenizer
 
 log = logging.getLogger("edge_encoders")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-call ceilings, refused before inference with advice on how to split (None: no limit)."""
+
+    max_inputs: int | None = None
+    max_tokens: int | None = None  # after truncation, summed over the call's inputs
+
+
+NO_LIMITS = Limits()
 
 
 @dataclass
@@ -66,14 +77,29 @@ def open_bundle(
     return LoadedBundle(path, manifest, variant, model_file, tokenizer, session, seconds)
 
 
-def check_count(count: int, max_inputs: int | None, what: str) -> None:
+def check_count(count: int, limits: Limits, what: str) -> None:
     """Empty and over-limit requests are refused before any work is done."""
+    max_inputs = limits.max_inputs
     if count == 0:
         raise EmptyInputError(f"no {what} given: send at least one")
     if max_inputs is not None and count > max_inputs:
         raise TooManyInputsError(
-            f"{count} {what} in one call, over the limit of {max_inputs}; split the request into "
-            f"calls of at most {max_inputs}"
+            f"{count} {what} in one call, over the limit of {max_inputs}; split them into "
+            f"{-(-count // max_inputs)} calls of at most {max_inputs} {what}"
+        )
+
+
+def check_tokens(lengths: list[int], limits: Limits, what: str) -> None:
+    """Refuse a call whose tokens (after truncation) exceed the limit, before any inference runs."""
+    max_tokens = limits.max_tokens
+    total = sum(lengths)
+    if max_tokens is not None and total > max_tokens:
+        per_call = max(1, len(lengths) * max_tokens // total)
+        raise TooManyTokensError(
+            f"{total} tokens (after truncation) in one call, over the limit of {max_tokens}; split the "
+            f"request into calls of about {per_call} {what} or fewer",
+            total=total,
+            limit=max_tokens,
         )
 
 

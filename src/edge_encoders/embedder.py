@@ -8,13 +8,23 @@ from pathlib import Path
 import numpy as np
 
 from edge_encoders.batching import BatchPolicy, plan_batches
-from edge_encoders.bundle import DEFAULT_POLICY, check_count, check_texts, open_bundle, run_session
+from edge_encoders.bundle import (
+    DEFAULT_POLICY,
+    NO_LIMITS,
+    Limits,
+    check_count,
+    check_texts,
+    check_tokens,
+    open_bundle,
+    run_session,
+)
 from edge_encoders.errors import InvalidArgumentError
 from edge_encoders.manifest import Manifest
 from edge_encoders.pooling import normalize as l2_normalize
 from edge_encoders.pooling import pool
 from edge_encoders.precision import PRECISIONS, quantize, ranges_from
 from edge_encoders.session import SessionConfig
+from edge_encoders.text_tokenizer import TextTokenizer
 
 
 @dataclass
@@ -38,13 +48,13 @@ class Embedder:
         *,
         session_config: SessionConfig | None = None,
         batch_policy: BatchPolicy = DEFAULT_POLICY,
-        max_inputs: int | None = None,
+        limits: Limits = NO_LIMITS,
         verify: bool = True,
         warmup: bool = False,
     ) -> None:
         self._bundle = open_bundle(bundle_dir, expected_kind="embed", session_config=session_config, verify=verify)
         self.batch_policy = batch_policy
-        self.max_inputs = max_inputs
+        self.limits = limits
         manifest = self._bundle.manifest
         self._calibration: np.ndarray | None = None
         if manifest.calibration_file:
@@ -74,8 +84,10 @@ class Embedder:
     def load_seconds(self) -> float:
         return self._bundle.load_seconds
 
-    def count_tokens(self, texts: list[str], *, truncate: bool = True) -> list[int]:
-        return [len(e.ids) for e in self._bundle.tokenizer.encode(texts, truncate=truncate)]
+    @property
+    def tokenizer(self) -> TextTokenizer:
+        """The bundle's tokenizer, configured from the manifest (truncation at max_seq_length, no padding)."""
+        return self._bundle.tokenizer
 
     def embed(
         self,
@@ -109,10 +121,12 @@ class Embedder:
         normalize: bool | None = None,
         precision: str = "float32",
         truncate: bool = True,
+        limits: Limits | None = None,
     ) -> EmbedResult:
-        """embed(), also returning per-input token counts."""
+        """embed(), also returning per-input token counts; `limits` overrides the instance's for this call."""
+        limits = limits or self.limits
         batch = [texts] if isinstance(texts, str) else list(texts)
-        check_count(len(batch), self.max_inputs, "inputs")
+        check_count(len(batch), limits, "inputs")
         check_texts(batch, "input")
         if precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
@@ -122,6 +136,7 @@ class Embedder:
 
         encodings = self._bundle.tokenizer.encode([prefix + t for t in batch], truncate=truncate)
         lengths = [len(e.ids) for e in encodings]
+        check_tokens(lengths, limits, "inputs")
         pooled = self._forward(encodings, lengths)
         vectors = self._finish(pooled, dims, do_normalize)
         if precision in ("int8", "uint8"):

@@ -41,6 +41,17 @@ class TooManyInputsError(InputError):
     code = "too_many_inputs"
 
 
+class TooManyTokensError(InputError):
+    """The inputs of one call hold more tokens (after truncation) than the configured limit."""
+
+    code = "too_many_tokens"
+
+    def __init__(self, message: str, *, total: int, limit: int) -> None:
+        super().__init__(message)
+        self.total = total
+        self.limit = limit
+
+
 class InputTooLongError(InputError):
     """An input is longer than max_seq_length while truncation is turned off."""
 

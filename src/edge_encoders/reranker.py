@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 
 from edge_encoders.batching import BatchPolicy, plan_batches
-from edge_encoders.bundle import DEFAULT_POLICY, check_count, check_texts, open_bundle, run_session
+from edge_encoders.bundle import (
+    DEFAULT_POLICY,
+    NO_LIMITS,
+    Limits,
+    check_count,
+    check_texts,
+    check_tokens,
+    open_bundle,
+    run_session,
+)
 from edge_encoders.errors import InvalidArgumentError
 from edge_encoders.manifest import Manifest
 from edge_encoders.session import SessionConfig
+from edge_encoders.text_tokenizer import TextTokenizer
 
 
 @dataclass
@@ -48,13 +58,13 @@ class Reranker:
         *,
         session_config: SessionConfig | None = None,
         batch_policy: BatchPolicy = DEFAULT_POLICY,
-        max_inputs: int | None = None,
+        limits: Limits = NO_LIMITS,
         verify: bool = True,
         warmup: bool = False,
     ) -> None:
         self._bundle = open_bundle(bundle_dir, expected_kind="rerank", session_config=session_config, verify=verify)
         self.batch_policy = batch_policy
-        self.max_inputs = max_inputs
+        self.limits = limits
         if warmup:
             self.score([("warm", "up")])
 
@@ -75,9 +85,14 @@ class Reranker:
     def load_seconds(self) -> float:
         return self._bundle.load_seconds
 
+    @property
+    def tokenizer(self) -> TextTokenizer:
+        """The bundle's tokenizer, configured from the manifest (truncation at max_seq_length, no padding)."""
+        return self._bundle.tokenizer
+
     def score(self, pairs: list[tuple[str, str]], *, raw_scores: bool = False, truncate: bool = True) -> np.ndarray:
         """Scores of (query, document) pairs, in input order: (n,) for one label, (n, num_labels) otherwise."""
-        return self._score(pairs, raw_scores=raw_scores, truncate=truncate)[0]
+        return self._score(pairs, raw_scores=raw_scores, truncate=truncate, limits=self.limits)[0]
 
     def rerank(
         self,
@@ -108,15 +123,19 @@ class Reranker:
         return_documents: bool = False,
         raw_scores: bool = False,
         truncate: bool = True,
+        limits: Limits | None = None,
     ) -> RerankResult:
-        """rerank(), also returning per-document token counts."""
+        """rerank(), also returning per-document token counts; `limits` overrides the instance's for this call."""
+        limits = limits or self.limits
         if not isinstance(query, str):
             raise InvalidArgumentError("query must be a string")
         if top_n is not None and (not isinstance(top_n, int) or top_n < 1):
             raise InvalidArgumentError(f"top_n must be a positive integer; got {top_n!r}")
-        check_count(len(documents), self.max_inputs, "documents")
+        check_count(len(documents), limits, "documents")
         check_texts(documents, "document")
-        scores, counts = self._score([(query, d) for d in documents], raw_scores=raw_scores, truncate=truncate)
+        scores, counts = self._score(
+            [(query, d) for d in documents], raw_scores=raw_scores, truncate=truncate, limits=limits
+        )
         if scores.ndim != 1:
             raise InvalidArgumentError(
                 f"this model has {self.manifest.num_labels} labels; ranking needs a single relevance score"
@@ -130,11 +149,14 @@ class Reranker:
         ]
         return RerankResult(hits, counts)
 
-    def _score(self, pairs: list[tuple[str, str]], *, raw_scores: bool, truncate: bool) -> tuple[np.ndarray, list[int]]:
-        check_count(len(pairs), self.max_inputs, "pairs")
+    def _score(
+        self, pairs: list[tuple[str, str]], *, raw_scores: bool, truncate: bool, limits: Limits
+    ) -> tuple[np.ndarray, list[int]]:
+        check_count(len(pairs), limits, "pairs")
         bundle = self._bundle
         encodings = bundle.tokenizer.encode_pairs(pairs, truncate=truncate)
         lengths = [len(e.ids) for e in encodings]
+        check_tokens(lengths, limits, "documents")
         labels = self.manifest.num_labels or 1
         logits = np.empty((len(pairs), labels), dtype=np.float32)
         for indices in plan_batches(lengths, self.batch_policy):

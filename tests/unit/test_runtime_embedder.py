@@ -9,7 +9,15 @@ import pytest
 from helpers.toy_bundles import make_toy_embed_bundle
 from tokenizers import Tokenizer
 
-from edge_encoders import BatchPolicy, Embedder, EmptyInputError, InputTooLongError, InvalidArgumentError
+from edge_encoders import (
+    BatchPolicy,
+    Embedder,
+    EmptyInputError,
+    InputTooLongError,
+    InvalidArgumentError,
+    Limits,
+    TooManyTokensError,
+)
 from edge_encoders.precision import quantize, ranges_from
 
 TEXTS = [
@@ -122,7 +130,7 @@ def test_precisions_follow_sentence_transformers(toy) -> None:
 
 
 def test_empty_and_too_many(toy) -> None:
-    emb = Embedder.from_bundle(toy[0], max_inputs=3)
+    emb = Embedder.from_bundle(toy[0], limits=Limits(max_inputs=3))
     with pytest.raises(EmptyInputError):
         emb.embed([])
     with pytest.raises(Exception, match="over the limit of 3"):
@@ -134,3 +142,13 @@ def test_empty_and_too_many(toy) -> None:
 def test_single_string_is_one_text(toy) -> None:
     emb = Embedder.from_bundle(toy[0])
     np.testing.assert_array_equal(emb.embed("hello world"), emb.embed(["hello world"]))
+
+
+def test_token_limit_counts_after_truncation_and_advises(toy) -> None:
+    emb = Embedder.from_bundle(toy[0], limits=Limits(max_tokens=40))
+    assert emb.embed(["word " * 100]).shape == (1, 16)  # 32 tokens after truncation: under the limit
+    with pytest.raises(TooManyTokensError, match=r"64 tokens .* over the limit of 40; .* about 1 inputs") as info:
+        emb.embed(["word " * 100, "word " * 100])
+    assert (info.value.total, info.value.limit) == (64, 40)
+    # a per-call override wins over the instance's limits
+    assert emb.embed_with_usage(["word " * 100] * 2, limits=Limits(max_tokens=64)).total_tokens == 64

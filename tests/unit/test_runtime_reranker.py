@@ -9,7 +9,7 @@ import pytest
 from helpers.toy_bundles import make_toy_rerank_bundle
 from tokenizers import Tokenizer
 
-from edge_encoders import BatchPolicy, EmptyInputError, InputTooLongError, InvalidArgumentError, Reranker
+from edge_encoders import BatchPolicy, EmptyInputError, InputTooLongError, InvalidArgumentError, Limits, Reranker
 
 DOCS = ["Paris is the capital of France.", "bananas", "", "word " * 60, "the capital city of France is Paris"]
 
@@ -57,7 +57,7 @@ def test_ties_keep_input_order(toy) -> None:
 
 
 def test_bad_arguments(toy) -> None:
-    rr = Reranker.from_bundle(toy[0], max_inputs=4)
+    rr = Reranker.from_bundle(toy[0], limits=Limits(max_inputs=4))
     with pytest.raises(EmptyInputError):
         rr.rerank("q", [])
     with pytest.raises(InvalidArgumentError, match="top_n"):

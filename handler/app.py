@@ -1,0 +1,147 @@
+"""The FastAPI app factory and the two ways in: `uvicorn handler.app:app` and the Lambda handler `handler.app.handler`.
+
+`app` and `handler` are built on first access (PEP 562 module __getattr__), which for both servers is start-up:
+uvicorn resolves `app` before it listens, and the Lambda runtime resolves `handler` during the init phase,
+before the first event. Models therefore load once per process, never per request, while tests can import
+create_app without loading the default bundles as a side effect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from mangum import Mangum
+
+import edge_encoders
+from handler import errors, routes_meta, routes_native, routes_openai, routes_rerank
+from handler.auth import load_api_key
+from handler.middleware import EdgeMiddleware
+from handler.models import Models, load_models
+from handler.observability import AccessLog
+from handler.settings import Settings, SettingsError
+from handler.state import AppState
+
+log = logging.getLogger("handler")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    models: Models | None = None,
+    log_sink: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """Build the app and load its models now. settings=None reads EDGE_* from the environment.
+
+    `models` lets tests share one loaded set between apps; `log_sink` receives the JSON log lines.
+    """
+    config_error = None
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except SettingsError as exc:
+            log.error("bad configuration: %s", exc)
+            config_error = str(exc)
+            settings = Settings()
+    _setup_logging(settings)
+    access_log = AccessLog(
+        enabled=settings.access_log, emf=settings.emf_enabled, namespace=settings.metrics_namespace, sink=log_sink
+    )
+    if models is None:
+        models = Models(errors={"embed": "not loaded", "rerank": "not loaded"}) if config_error else None
+        models = models or load_models(settings)
+    state = AppState(settings, models, load_api_key(settings), access_log, config_error)
+    access_log.init(
+        {
+            "init_ms": round(models.init_seconds * 1000, 3),
+            "models": {
+                m.manifest.kind: {
+                    "name": m.manifest.name,
+                    "variant": m.variant,
+                    "load_ms": round(m.load_seconds * 1000, 3),
+                }
+                for m in (models.embedder, models.reranker)
+                if m is not None
+            },
+            "failed": models.errors,
+            "disabled": sorted(models.disabled),
+            "config_error": config_error,
+            "runtime": edge_encoders.__version__,
+        }
+    )
+
+    app = FastAPI(
+        title="edge-encoders",
+        version=edge_encoders.__version__,
+        summary="Sentence embeddings and reranking from validated ONNX bundles, torch-free.",
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs else None,
+    )
+    app.state.edge = state
+    errors.install(app)
+    for module in (routes_native, routes_openai, routes_rerank, routes_meta):
+        app.include_router(module.router)
+    app.add_middleware(EdgeMiddleware, state=state)
+    return app
+
+
+def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> LambdaHandler:
+    """Mangum around the app (lifespan off: models are loaded already), plus an answer for non-HTTP events."""
+    base_path = (settings or app.state.edge.settings).api_base_path
+    mangum = Mangum(app, lifespan="off", api_gateway_base_path=base_path)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not isinstance(event, dict) or "requestContext" not in event:
+            return _event_error(
+                400, "unsupported_event", "this function answers HTTP events (function URL, API Gateway)"
+            )
+        try:
+            return mangum(event, context)
+        except Exception:  # the event itself is broken (bad base64, missing fields): the app never ran
+            log.exception("cannot read the Lambda event")
+            return _event_error(400, "malformed_event", "the Lambda event cannot be read as an HTTP request")
+
+    return handler
+
+
+def _event_error(status: int, code: str, message: str) -> dict[str, Any]:
+    body = errors.ApiError(status, code, message).body()
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _setup_logging(settings: Settings) -> None:
+    """Our loggers at the configured level; a plain stderr handler only if nobody (Lambda, uvicorn) set one."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("handler", "edge_encoders"):
+        logging.getLogger(name).setLevel(settings.log_level.upper())
+
+
+_lock = threading.Lock()
+_default: dict[str, Any] = {}
+
+
+def _build_default() -> dict[str, Any]:
+    with _lock:
+        if not _default:
+            app = create_app()
+            _default["app"] = app
+            _default["handler"] = lambda_handler_for(app)
+        return _default
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("app", "handler"):
+        return _build_default()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

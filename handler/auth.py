@@ -1,0 +1,88 @@
+"""Optional bearer API key: for function URLs with AuthType NONE and for non-Lambda targets.
+
+With AuthType AWS_IAM, AWS checks the SigV4 signature before the function runs; set no key then.
+The key comes from EDGE_API_KEY, or is read once at init from SSM Parameter Store or Secrets Manager
+(boto3, imported only then). If a configured source cannot be read, every protected route answers 503:
+failing closed, never serving without the key that was asked for.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+
+from handler.errors import ApiError
+from handler.settings import Settings
+
+log = logging.getLogger("handler")
+
+# Paths served without a key: a liveness probe needs none and reveals nothing.
+OPEN_PATHS = frozenset({"/health"})
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """The expected key (None: auth off) or why it could not be had."""
+
+    key: bytes | None = None
+    error: str | None = None
+
+    def check(self, authorization: str | None) -> None:
+        """Raise ApiError unless the Authorization header carries the key (constant-time comparison)."""
+        if self.error is not None:
+            raise ApiError(503, "auth_unavailable", "the API key could not be loaded at start-up; see the server log")
+        if self.key is None:
+            return
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(
+                401,
+                "missing_api_key",
+                "send the API key as 'Authorization: Bearer <key>'",
+                headers={"www-authenticate": "Bearer"},
+            )
+        if not hmac.compare_digest(token.strip().encode(), self.key):
+            raise ApiError(403, "invalid_api_key", "the API key is not valid")
+
+
+def load_api_key(settings: Settings) -> ApiKey:
+    """Resolve the key once per process: env first, then SSM, then Secrets Manager."""
+    try:
+        if settings.api_key:
+            return ApiKey(settings.api_key.encode())
+        if settings.api_key_ssm_parameter:
+            return ApiKey(_from_ssm(settings.api_key_ssm_parameter).encode())
+        if settings.api_key_secret_id:
+            return ApiKey(_from_secrets_manager(settings.api_key_secret_id).encode())
+    except Exception as exc:  # boto3 raises many types; the cause belongs in the log, not in responses
+        log.error("cannot read the API key: %s: %s", type(exc).__name__, exc)
+        return ApiKey(error=f"{type(exc).__name__}")
+    return ApiKey()
+
+
+def _from_ssm(name: str) -> str:
+    import boto3  # lazily: only deployments that keep the key in SSM pay for the import
+
+    response = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    return _nonempty(str(response["Parameter"]["Value"]), f"SSM parameter {name}")
+
+
+def _from_secrets_manager(secret_id: str) -> str:
+    import boto3
+
+    response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    raw = str(response.get("SecretString") or "")
+    # A secret may be the key itself or a JSON object holding it under "api_key" (the console's key/value form).
+    if raw.lstrip().startswith("{"):
+        raw = str(json.loads(raw).get("api_key", ""))
+    return _nonempty(raw, f"secret {secret_id}")
+
+
+def _nonempty(value: str, where: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{where} is empty")
+    return value

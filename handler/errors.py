@@ -1,0 +1,166 @@
+"""One error type and one mapping to HTTP: every failure leaves as {"error": {"message", "type", "code"}}.
+
+Statuses: 400 empty or malformed request, 401/403 auth, 404/405 routing, 413 too large (inputs, tokens, body,
+response), 422 invalid values or too long without truncation, 503 not ready, 500 unexpected (logged here,
+never described to the client).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from edge_encoders.errors import (
+    BundleError,
+    EdgeEncodersError,
+    EmptyInputError,
+    InputError,
+    InputTooLongError,
+    TooManyInputsError,
+    TooManyTokensError,
+)
+
+log = logging.getLogger("handler")
+
+# status -> the "type" field clients branch on (OpenAI's vocabulary where it has a word for it)
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    500: "server_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error with the status, code and message the client will see."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    @property
+    def type(self) -> str:
+        return _TYPES.get(self.status, "invalid_request_error" if self.status < 500 else "server_error")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "code": self.code}}
+
+    def response(self) -> Response:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+    def body_bytes(self) -> bytes:
+        return json.dumps(self.body()).encode()
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (documented on every route)."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given statuses, all with the error body."""
+    return {s: {"model": ErrorBody, "description": _TYPES.get(s, "error")} for s in statuses}
+
+
+def from_runtime(exc: EdgeEncodersError) -> ApiError:
+    """Map a runtime error to its status: the runtime's own message is written for users."""
+    if isinstance(exc, EmptyInputError):
+        return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, (TooManyInputsError, TooManyTokensError)):
+        return ApiError(413, exc.code, exc.message)
+    if isinstance(exc, (InputTooLongError, InputError)):
+        return ApiError(422, exc.code, exc.message)
+    if isinstance(exc, BundleError):
+        log.error("bundle error while serving: %s", exc.message)
+        return ApiError(503, "model_unavailable", "the model cannot be used right now; see the server log")
+    log.error("runtime error while serving: %s", exc.message)
+    return ApiError(500, "internal_error", "internal error; see the server log")
+
+
+def from_validation(exc: RequestValidationError) -> ApiError:
+    """pydantic/FastAPI request errors: 400 when there is no usable JSON object, else 422 naming the fields."""
+    errors = list(exc.errors())
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            where = loc[1] if len(loc) > 1 else "?"
+            reason = (err.get("ctx") or {}).get("error", "invalid JSON")
+            return ApiError(400, "malformed_json", f"request body is not valid JSON ({reason} at character {where})")
+        if loc == ("body",) and err.get("type") == "missing":
+            return ApiError(400, "empty_body", "request body is empty; send a JSON object")
+        if loc == ("body",):
+            return ApiError(400, "malformed_body", "request body must be a JSON object")
+    parts = []
+    for err in errors[:5]:
+        path = [str(p) for p in err.get("loc", ()) if p != "body"]
+        parts.append(f"{'.'.join(path) or 'body'}: {err.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return ApiError(422, "invalid_request", "; ".join(parts) + more)
+
+
+def from_http(exc: StarletteHTTPException) -> ApiError:
+    """Routing and framework errors (404, 405, ...) in our shape."""
+    if exc.status_code == 404:
+        return ApiError(404, "not_found", "no such route; see /docs for the routes this server has")
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("allow", (exc.headers or {}).get("Allow", ""))
+        msg = "method not allowed on this route" + (f"; use {allowed}" if allowed else "")
+        return ApiError(405, "method_not_allowed", msg, headers=dict(exc.headers or {}))
+    if exc.status_code == 413:
+        return ApiError(413, "body_too_large", str(exc.detail))
+    code = "http_error" if exc.status_code < 500 else "internal_error"
+    return ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+
+
+def _respond(request: Request, error: ApiError) -> Response:
+    facts = request.scope.get("edge.facts")
+    if facts is not None:
+        facts.error_code = error.code
+    return error.response()
+
+
+def install(app: FastAPI) -> None:
+    """Register the mapping on an app. Unexpected exceptions are handled by the request middleware."""
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _respond(request, exc)
+
+    async def on_runtime_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EdgeEncodersError)
+        return _respond(request, from_runtime(exc))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _respond(request, from_validation(exc))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return _respond(request, from_http(exc))
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(EdgeEncodersError, on_runtime_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)

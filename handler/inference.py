@@ -1,0 +1,61 @@
+"""The steps every embed and rerank route shares: limits, the timed model call, usage facts, rendering."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from edge_encoders import EmbedResult, Limits, RerankResult
+from handler import limits, tokens
+from handler.observability import RequestFacts
+from handler.state import AppState
+
+
+def _limits(state: AppState) -> Limits:
+    """Inputs and tokens per request: the runtime refuses past them (413) after tokenizing, before inference."""
+    return Limits(max_inputs=state.settings.max_inputs, max_tokens=state.settings.max_tokens)
+
+
+def embed(state: AppState, facts: RequestFacts, texts: list[str], what: str, **options: Any) -> EmbedResult:
+    """Embed after the input and token limits; options go to Embedder.embed_with_usage."""
+    embedder = state.models.require_embedder()
+    facts.inputs = len(texts)
+    with state.models.compute():
+        started = time.perf_counter()
+        result = embedder.embed_with_usage(texts, limits=_limits(state), **options)
+        facts.compute_ms = (time.perf_counter() - started) * 1000
+    facts.tokens = result.total_tokens
+    return result
+
+
+def rerank(
+    state: AppState,
+    facts: RequestFacts,
+    query: str,
+    documents: list[str],
+    what: str,
+    *,
+    max_tokens_per_doc: int | None = None,
+    **options: Any,
+) -> RerankResult:
+    """Rerank after the input and token limits; options go to Reranker.rerank_with_usage."""
+    reranker = state.models.require_reranker()
+    if max_tokens_per_doc is not None:
+        documents = tokens.cut_documents(reranker, documents, max_tokens_per_doc)
+    facts.inputs = len(documents)
+    with state.models.compute():
+        started = time.perf_counter()
+        result = reranker.rerank_with_usage(query, documents, limits=_limits(state), **options)
+        facts.compute_ms = (time.perf_counter() - started) * 1000
+    facts.tokens = result.total_tokens
+    return result
+
+
+def render(state: AppState, body: BaseModel, count: int, what: str, hint: str = "") -> Response:
+    """Serialize once, refuse a body over the response limit (Lambda's 6 MB) with advice, else send it."""
+    data = body.model_dump_json(exclude_none=True).encode()
+    limits.check_response(len(data), count, state.settings, what, hint)
+    return Response(data, media_type="application/json")

@@ -1,0 +1,157 @@
+"""The one ASGI middleware around every request: id, auth, body limit, JSON body, headers, log, last-resort 500.
+
+Pure ASGI rather than BaseHTTPMiddleware so it behaves the same under Mangum (one buffered event) and uvicorn
+(a streamed body), and so nothing it does depends on Starlette's exception plumbing: an exception that escapes
+the app is logged with the request id and answered with our 500 body, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from handler.auth import DOCS_PATHS, OPEN_PATHS
+from handler.errors import ApiError
+from handler.observability import RequestFacts
+from handler.state import AppState
+
+log = logging.getLogger("handler")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope = dict(scope)
+        headers = _headers(scope)
+        facts = RequestFacts(
+            request_id=_request_id(scope, headers),
+            method=scope.get("method", ""),
+            path=scope.get("path", ""),
+            cold_start=self.state.claim_cold_start(),
+        )
+        scope["edge.facts"] = facts
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                facts.status = int(message["status"])
+                extra = [(b"x-request-id", facts.request_id.encode())]
+                if facts.compute_ms is not None:
+                    extra.append((b"x-compute-time", f"{facts.compute_ms:.3f}".encode()))
+                if facts.tokens is not None:
+                    extra.append((b"x-compute-tokens", str(facts.tokens).encode()))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            self.state.require_config()
+            self._check_auth(scope, headers)
+            body = await self._read_body(scope, receive, headers)
+            if scope.get("method") in ("POST", "PUT", "PATCH"):
+                # Treat every body as JSON whatever its content-type says: `sam local generate-event` and
+                # curl without -H send none or form encoding, and JSON is all this API speaks.
+                scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"] + [
+                    (b"content-type", b"application/json")
+                ]
+            await self.app(scope, _replay(body, receive), send_wrapper)
+        except ApiError as exc:
+            facts.error_code = exc.code
+            if not response_started:
+                await exc.response()(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unexpected error in request %s %s (id %s)", facts.method, facts.path, facts.request_id)
+            facts.error_code = "internal_error"
+            if response_started:
+                facts.status = 500
+            else:
+                error = ApiError(500, "internal_error", f"internal error (request id {facts.request_id})")
+                await error.response()(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            if route is not None and hasattr(route, "path"):
+                facts.route = str(route.path)
+            self.state.access_log.request(facts, (time.perf_counter() - started) * 1000)
+
+    def _check_auth(self, scope: Scope, headers: dict[str, str]) -> None:
+        path = scope.get("path", "")
+        if path in OPEN_PATHS or (self.state.settings.docs and path in DOCS_PATHS):
+            return
+        if scope.get("method") == "OPTIONS":  # CORS preflight carries no credentials by design
+            return
+        self.state.api_key.check(headers.get("authorization"))
+
+    async def _read_body(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> bytes:
+        """The whole body, refusing one over the limit before reading it when content-length tells."""
+        limit = self.state.settings.max_body_bytes
+        declared = headers.get("content-length", "")
+        if limit and declared.isdigit() and int(declared) > limit:
+            raise _too_large(int(declared), limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit and size > limit:
+                raise _too_large(size, limit, at_least=True)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> ApiError:
+    what = f"more than {limit}" if at_least else f"{size}"
+    return ApiError(
+        413,
+        "body_too_large",
+        f"request body is {what} bytes, over the limit of {limit} bytes; split the inputs over several requests",
+    )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands the already-read body to the app once, then defers to the server."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _request_id(scope: Scope, headers: dict[str, str]) -> str:
+    """Lambda's aws_request_id when Mangum passes a context, else the caller's x-request-id if sane, else new."""
+    context: Any = scope.get("aws.context")
+    aws_id = getattr(context, "aws_request_id", None)
+    if isinstance(aws_id, str) and aws_id:
+        return aws_id
+    incoming = headers.get("x-request-id", "")
+    if _SAFE_ID.match(incoming):
+        return incoming
+    return uuid.uuid4().hex

@@ -1,0 +1,80 @@
+"""GET /health (cheap: process up, models loaded) and GET /info (what is served, how it was validated)."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+from fastapi import APIRouter
+
+import edge_encoders
+from edge_encoders import Manifest
+from handler.errors import ApiError, error_responses
+from handler.schemas import HealthResponse, InfoResponse, ModelInfo
+from handler.state import StateDep
+
+router = APIRouter(tags=["service"])
+_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")
+
+
+@router.get("/health", response_model=HealthResponse, responses=error_responses(500, 503))
+async def health(state: StateDep) -> HealthResponse:
+    """200 when every configured model is loaded (and the API key, if any, was read); 503 otherwise."""
+    status = state.models.status()
+    failed = {kind: msg for kind, msg in state.models.errors.items()}
+    if failed:
+        detail = "; ".join(f"{kind}: {msg}" for kind, msg in sorted(failed.items()))
+        raise ApiError(503, "model_not_loaded", f"not ready: {detail}")
+    if state.api_key.error is not None:
+        raise ApiError(503, "auth_unavailable", "not ready: the API key could not be loaded; see the server log")
+    return HealthResponse(models=status)
+
+
+@router.get("/info", response_model=InfoResponse, responses=error_responses(401, 403, 500, 503))
+async def info(state: StateDep) -> InfoResponse:
+    """Each loaded bundle's manifest summary, the limits, and the versions serving them."""
+    models: dict[str, ModelInfo] = {}
+    if state.models.embedder is not None:
+        e = state.models.embedder
+        models["embed"] = _model_info(e.manifest, e.variant, e.load_seconds)
+    if state.models.reranker is not None:
+        r = state.models.reranker
+        models["rerank"] = _model_info(r.manifest, r.variant, r.load_seconds)
+    return InfoResponse(
+        service="edge-encoders",
+        version=edge_encoders.__version__,
+        models=models,
+        unavailable={**state.models.errors, **{k: "disabled" for k in state.models.disabled}},
+        limits=state.settings.public(),
+        versions={"python": platform.python_version(), **_versions()},
+        init_seconds=round(state.models.init_seconds, 4),
+    )
+
+
+def _model_info(manifest: Manifest, variant: str, load_seconds: float) -> ModelInfo:
+    return ModelInfo(
+        name=manifest.name,
+        kind=manifest.kind,
+        variant=variant,
+        max_seq_length=manifest.max_seq_length,
+        dimension=manifest.dimension,
+        pooling=manifest.pooling,
+        normalize=manifest.normalize if manifest.kind == "embed" else None,
+        prompts=dict(manifest.prompts),
+        activation=manifest.activation,
+        source=dict(manifest.source),
+        validation=dict(manifest.validation),
+        build_key=manifest.build_key,
+        created_at=manifest.created_at,
+        load_seconds=round(load_seconds, 4),
+    )
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out

@@ -1,0 +1,103 @@
+"""App life cycle: load failures become 503s with reasons, bad settings, 500s that leak nothing, S3 bundles."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from contract.handler_support import bundle_paths, make_app, settings, shared_models
+from starlette.testclient import TestClient
+
+import handler.app
+from handler.app import create_app
+from handler.models import Models, load_models
+
+
+def code_of(response: Any) -> str:
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+def test_a_missing_bundle_gives_503_with_the_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    missing = tmp_path / "no-such-bundle"
+    _, rerank = bundle_paths()
+    with caplog.at_level(logging.ERROR, logger="handler"):
+        app = create_app(settings(embed_bundle=str(missing), rerank_bundle=str(rerank)), log_sink=lambda _: None)
+    assert any(str(missing) in record.getMessage() for record in caplog.records)  # cause logged
+    client = TestClient(app)
+    r = client.post("/embed", json={"inputs": "x"})
+    assert (r.status_code, code_of(r)) == (503, "model_not_loaded")
+    assert "does not exist" in r.json()["error"]["message"]
+    health = client.get("/health")
+    assert health.status_code == 503 and "embed" in health.json()["error"]["message"]
+    assert client.post("/rerank", json={"query": "q", "texts": ["a"]}).status_code == 200
+
+
+def test_a_disabled_model_is_404_and_health_stays_green() -> None:
+    models = Models(embedder=shared_models().embedder, disabled={"rerank"})
+    client = TestClient(make_app(models=models))
+    r = client.post("/v2/rerank", json={"query": "q", "documents": ["a"]})
+    assert (r.status_code, code_of(r)) == (404, "model_disabled")
+    assert client.get("/health").json()["models"] == {"embed": "ready", "rerank": "disabled"}
+    assert client.post("/embed", json={"inputs": "x"}).status_code == 200
+
+
+def test_bad_settings_answer_503_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGE_MAX_INPUTS", "lots")
+    client = TestClient(create_app(log_sink=lambda _: None))
+    for r in (client.get("/health"), client.post("/embed", json={"inputs": "x"})):
+        assert (r.status_code, code_of(r)) == (503, "bad_configuration")
+        assert "EDGE_MAX_INPUTS" in r.json()["error"]["message"]
+
+
+class _Exploding:
+    """A real embedder whose inference fails the way a bug would."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def embed_with_usage(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals /opt/private/path")
+
+
+def test_unexpected_errors_are_500_logged_not_leaked(caplog: pytest.LogCaptureFixture) -> None:
+    lines: list[str] = []
+    models = Models(embedder=_Exploding(shared_models().embedder), reranker=shared_models().reranker)  # type: ignore[arg-type]
+    client = TestClient(make_app(models=models, sink=lines.append), raise_server_exceptions=False)
+    with caplog.at_level(logging.ERROR, logger="handler"):
+        r = client.post("/embed", json={"inputs": "x"}, headers={"x-request-id": "trace-42"})
+    assert (r.status_code, code_of(r)) == (500, "internal_error")
+    assert "secret" not in r.text and "Traceback" not in r.text and "trace-42" in r.text
+    assert any("trace-42" in rec.getMessage() and rec.exc_info for rec in caplog.records)
+    assert '"status":500' in lines[-1] and '"error_code":"internal_error"' in lines[-1]
+
+
+def test_s3_bundle_uri_fetches_each_bundle_into_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    embed, rerank = bundle_paths()
+    calls: list[tuple[str, Path]] = []
+
+    def fetch_bundle(uri: str, dest: Path) -> Path:
+        calls.append((uri, dest))
+        return embed if uri.endswith("/embed") else rerank
+
+    fake = types.ModuleType("edge_encoders.s3_bundles")
+    fake.fetch_bundle = fetch_bundle  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "edge_encoders.s3_bundles", fake)
+    models = load_models(settings(bundle_s3_uri="s3://bucket/bundles/", bundle_cache_dir=str(tmp_path), warmup=False))
+    assert calls == [
+        ("s3://bucket/bundles/embed", tmp_path / "embed"),
+        ("s3://bucket/bundles/rerank", tmp_path / "rerank"),
+    ]
+    assert not models.errors and models.embedder is not None and models.reranker is not None
+
+
+def test_module_attributes_other_than_app_and_handler_do_not_exist() -> None:
+    with pytest.raises(AttributeError):
+        handler.app.__getattr__("nope")

@@ -1,0 +1,67 @@
+"""EDGE_* settings: parsing, defaults that fit Lambda, and clear refusals of bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from handler.settings import LAMBDA_PAYLOAD_LIMIT, Settings, SettingsError
+
+
+def test_defaults_fit_a_function_url() -> None:
+    s = Settings.from_env({})
+    assert s.embed_bundle == "artifacts/embed" and s.rerank_bundle == "artifacts/rerank"
+    assert s.max_body_bytes == s.max_response_bytes == LAMBDA_PAYLOAD_LIMIT == 6 * 1024 * 1024
+    assert s.bundle_cache_dir == "/tmp/edge-bundles"
+    assert not s.auth_configured
+
+
+def test_values_are_parsed_by_type() -> None:
+    s = Settings.from_env(
+        {
+            "EDGE_EMBED_BUNDLE": "/var/task/bundles/embed",
+            "EDGE_MAX_INPUTS": "256",
+            "EDGE_MAX_TOKENS": "100_000",
+            "EDGE_VERIFY_BUNDLES": "false",
+            "EDGE_ACCESS_LOG": "0",
+            "EDGE_DOCS": "yes",
+            "EDGE_API_KEY": "  zq-Secret-77  ",
+            "EDGE_UNRELATED": "ignored",
+        }
+    )
+    assert s.embed_bundle == "/var/task/bundles/embed"
+    assert (s.max_inputs, s.max_tokens) == (256, 100_000)
+    assert (s.verify_bundles, s.access_log, s.docs) == (False, False, True)
+    assert s.api_key == "zq-Secret-77" and s.auth_configured
+    assert "zq-Secret-77" not in repr(s)  # the key never lands in a log through repr
+
+
+@pytest.mark.parametrize("value", ["", "none", "off", "false"])
+def test_an_empty_bundle_path_turns_the_model_off(value: str) -> None:
+    s = Settings.from_env({"EDGE_RERANK_BUNDLE": value})
+    assert s.bundle_path("rerank") is None
+    assert s.bundle_path("embed") == "artifacts/embed"
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"EDGE_MAX_INPUTS": "many"}, "EDGE_MAX_INPUTS"),
+        ({"EDGE_MAX_INPUTS": "0"}, "EDGE_MAX_INPUTS"),
+        ({"EDGE_WARMUP": "maybe"}, "EDGE_WARMUP"),
+        ({"EDGE_MAX_BODY_BYTES": "-1"}, "EDGE_MAX_BODY_BYTES"),
+        ({"EDGE_METRICS": "prometheus"}, "EDGE_METRICS"),
+        ({"EDGE_BUNDLE_S3_URI": "https://bucket/x"}, "EDGE_BUNDLE_S3_URI"),
+        ({"EDGE_LOG_LEVEL": "LOUD"}, "EDGE_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_env(env)
+
+
+def test_emf_auto_follows_the_lambda_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    assert not Settings().emf_enabled
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "edge-encoders")
+    assert Settings().emf_enabled
+    assert not Settings(metrics="off").emf_enabled

@@ -1,0 +1,56 @@
+"""Dockerfile.lambda and requirements/lambda.txt keep the promises the e2e task root relies on (no Docker
+here, so the file itself is checked): pinned closure, no torch side, layer order, entry point."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = (REPO / "Dockerfile.lambda").read_text()
+FORBIDDEN = {"torch", "transformers", "optimum", "optimum-onnx", "sentence-transformers", "huggingface-hub"}
+
+
+def _requirements(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.\-+]+)", line)
+            assert match, f"{path.name}: {line!r} is not pinned with =="
+            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_lambda_requirements_are_pinned_and_torch_free() -> None:
+    pins = _requirements(REPO / "requirements" / "lambda.txt")
+    assert not FORBIDDEN & set(pins)
+    assert pins["onnxruntime"] == "1.32.0" and pins["tokenizers"] == "0.22.2"
+    assert {"numpy", "fastapi", "mangum", "pydantic", "pydantic-core", "starlette"} <= set(pins)
+    assert "awslambdaric" not in pins and "boto3" not in pins  # the base image has them
+
+
+def test_dockerfile_installs_the_same_file_without_deps() -> None:
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}", DOCKERFILE, re.M)
+    assert "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12" in DOCKERFILE
+    install = re.search(r"RUN pip install[^\n]*\\\n[^\n]*", DOCKERFILE)
+    assert install and "--no-deps" in install.group(0) and "/tmp/requirements-lambda.txt" in install.group(0)
+    assert "COPY requirements/lambda.txt /tmp/requirements-lambda.txt" in DOCKERFILE
+
+
+def test_dockerfile_layer_order_and_entry_point() -> None:
+    order = [
+        DOCKERFILE.index("COPY requirements/lambda.txt"),
+        DOCKERFILE.index("COPY src/edge_encoders"),
+        DOCKERFILE.index("COPY handler"),
+        DOCKERFILE.index("COPY ${BUNDLES}/embed"),
+    ]
+    assert order == sorted(order), "dependencies, then code, then bundles"
+    assert "HF_HUB_OFFLINE=1" in DOCKERFILE
+    assert DOCKERFILE.rstrip().endswith('CMD ["handler.app.handler"]')
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    assert lines[[line.startswith("#") for line in lines].index(False)] == "*"
+    assert "!handler/" in lines and "!src/edge_encoders/" in lines

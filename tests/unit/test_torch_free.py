@@ -1,0 +1,62 @@
+"""The serving path never imports the torch side: proven in a fresh interpreter that loads both bundles.
+
+The subprocess builds the Lambda handler exactly as the Lambda runtime does (getattr(handler.app, "handler")),
+which loads the models with onnxruntime and serves one event, and then lists what got imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from contract.handler_support import REPO, bundle_paths
+
+FORBIDDEN = ("torch", "transformers", "optimum", "sentence_transformers")
+
+PROBE = """
+import json, sys
+import edge_encoders
+import handler.app
+lambda_handler = handler.app.handler
+event = {"version": "2.0", "rawPath": "/health", "headers": {}, "isBase64Encoded": False,
+         "requestContext": {"http": {"method": "GET", "path": "/health", "sourceIp": "127.0.0.1"}}}
+out = lambda_handler(event, None)
+roots = sorted({name.split(".")[0] for name in sys.modules})
+print("PROBE" + json.dumps({"status": out["statusCode"], "modules": roots}))
+"""
+
+
+def test_handler_and_runtime_import_no_torch_side_package() -> None:
+    embed, rerank = bundle_paths()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_")},
+        "EDGE_EMBED_BUNDLE": str(embed),
+        "EDGE_RERANK_BUNDLE": str(rerank),
+        "EDGE_ACCESS_LOG": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.split("PROBE", 1)[1])
+    assert result["status"] == 200  # the models really loaded: this is not an empty import
+    imported = set(result["modules"])
+    assert {"onnxruntime", "tokenizers", "edge_encoders", "handler"} <= imported
+    assert not imported & set(FORBIDDEN), f"torch-side modules imported: {sorted(imported & set(FORBIDDEN))}"
+    assert "boto3" not in imported  # only imported lazily, for S3 bundles or SSM/Secrets API keys
+
+
+def test_lambda_requirements_pin_no_torch_side_package() -> None:
+    path = REPO / "requirements" / "lambda.txt"
+    assert path.is_file(), "requirements/lambda.txt (what the Lambda image installs) is missing"
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    banned = {n for n in names if n.startswith(("torch", "transformers", "optimum", "sentence-transformers"))}
+    assert not banned, f"requirements/lambda.txt pins torch-side packages: {sorted(banned)}"
+    assert {"onnxruntime", "tokenizers", "numpy", "fastapi", "mangum"} <= names
