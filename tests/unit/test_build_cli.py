@@ -1,0 +1,32 @@
+"""The export command's user-facing errors: one line, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from edge_build.cli import main
+
+
+def test_missing_local_folder_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["export", "--embed", str(tmp_path / "nope"), "--out", str(tmp_path / "out"), "--only", "embed"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "does not exist" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_variant_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["export", "--variants", "fp32,int4", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "int4" in err and "Traceback" not in err
+
+
+def test_module_entry_point_shows_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_build", "export", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert "--variants" in result.stdout and "--force" in result.stdout
