@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from edge_encoders import BatchPolicy
+
+_RUNTIME_POLICY = BatchPolicy()  # the runtime's measured defaults (edge_encoders/batching.py)
+
 PREFIX = "EDGE_"
 _FALSE_WORDS = {"", "0", "false", "no", "off", "none", "disabled"}
 _TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -40,8 +44,8 @@ class Settings:
     # onnxruntime and batching
     threads: int = 0  # intra-op threads; 0 = the CPUs this process may really use
     cpu_mem_arena: bool = True
-    token_budget: int = 8192  # padded tokens per onnxruntime call
-    max_batch_size: int = 64  # rows per onnxruntime call
+    token_budget: int = _RUNTIME_POLICY.token_budget  # padded tokens per onnxruntime call
+    max_batch_size: int = _RUNTIME_POLICY.max_batch_size  # rows per onnxruntime call
     max_concurrency: int = 1  # inferences at once in this process (more only oversubscribes the CPUs)
 
     # Request limits; past one, 413 with a message that says how to split the request.
