@@ -42,3 +42,34 @@ def test_available_cpus_is_positive() -> None:
 def test_session_rejects_unknown_level(tmp_path) -> None:
     with pytest.raises(ValueError, match="graph_optimization"):
         create_session(tmp_path / "x.onnx", SessionConfig(graph_optimization="turbo"))
+
+
+def _budget_only(lengths: list[int], policy: BatchPolicy) -> list[list[int]]:
+    """The naive plan: longest first, cut only when the budget or row limit is reached."""
+    plan: list[list[int]] = [[]]
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        batch = plan[-1]
+        width = lengths[batch[0]] if batch else lengths[i]
+        if batch and (width * (len(batch) + 1) > policy.token_budget or len(batch) >= policy.max_batch_size):
+            plan.append([])
+        plan[-1].append(i)
+    return plan
+
+
+def _padded(lengths: list[int], plan: list[list[int]]) -> int:
+    return sum(len(b) * max(lengths[i] for i in b) for b in plan)
+
+
+def test_one_long_text_does_not_pad_the_short_ones() -> None:
+    lengths = [8] * 31 + [256]
+    plan = list(plan_batches(lengths, BatchPolicy(token_budget=8192)))
+    assert plan[0] == [31]  # the long text alone, the 31 short ones together
+    assert _padded(lengths, plan) == 256 + 31 * 8
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_plan_pads_no_more_than_cutting_at_the_budget(seed: int) -> None:
+    rng = random.Random(seed)
+    lengths = [rng.choice([5, 9, 14, 20, 31, 256]) for _ in range(64)]
+    policy = BatchPolicy()
+    assert _padded(lengths, list(plan_batches(lengths, policy))) <= _padded(lengths, _budget_only(lengths, policy))
