@@ -79,5 +79,9 @@ def test_reranker_fp32_matches_cross_encoder(rerank_outcome: ModelOutcome, reran
         want = np.asarray(reference.predict(pairs, batch_size=32))
         got = ours.score(pairs)
         assert np.abs(got - want).max() <= 1e-4, item["query"]
-        hits = ours.rerank(item["query"], item["passages"])
-        assert [h.index for h in hits] == list(np.argsort(-want, kind="stable"))
+        rank = {h.index: place for place, h in enumerate(ours.rerank(item["query"], item["passages"]))}
+        # identical ordering, up to pairs the reference itself scores within float noise (sigmoid near 1)
+        for i in range(len(want)):
+            for j in range(len(want)):
+                if want[i] - want[j] > 1e-5:
+                    assert rank[i] < rank[j], (item["query"], i, j)
