@@ -15,6 +15,6 @@ import e2e_report
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if e2e_report.reported:
-        terminalreporter.write_sep("-", "Lambda emulator e2e (also in results/e2e.json)")
+        terminalreporter.write_sep("-", "Lambda emulator e2e (also in artifacts/e2e.json)")
         for key, value in e2e_report.reported.items():
             terminalreporter.write_line(f"{key}: {value}")
