@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from edge_encoders.batching import BatchPolicy, plan_batches
 from edge_encoders.bundle import (
-    DEFAULT_POLICY,
-    NO_LIMITS,
+    BundleModel,
     Limits,
     check_count,
     check_texts,
     check_tokens,
-    open_bundle,
-    run_session,
 )
 from edge_encoders.errors import InvalidArgumentError
-from edge_encoders.manifest import Manifest
 from edge_encoders.pooling import normalize as l2_normalize
 from edge_encoders.pooling import pool
 from edge_encoders.precision import PRECISIONS, quantize, ranges_from
-from edge_encoders.session import SessionConfig
-from edge_encoders.text_tokenizer import TextTokenizer
 
 
 @dataclass
@@ -39,55 +31,24 @@ class EmbedResult:
         return sum(self.token_counts)
 
 
-class Embedder:
+class Embedder(BundleModel):
     """Serve an embed bundle; construct with from_bundle()."""
 
-    def __init__(
-        self,
-        bundle_dir: str | Path,
-        *,
-        session_config: SessionConfig | None = None,
-        batch_policy: BatchPolicy = DEFAULT_POLICY,
-        limits: Limits = NO_LIMITS,
-        verify: bool = True,
-        warmup: bool = False,
-    ) -> None:
-        self._bundle = open_bundle(bundle_dir, expected_kind="embed", session_config=session_config, verify=verify)
-        self.batch_policy = batch_policy
-        self.limits = limits
+    kind = "embed"
+
+    def _after_load(self) -> None:
         manifest = self._bundle.manifest
         self._calibration: np.ndarray | None = None
         if manifest.calibration_file:
             self._calibration = np.load(self._bundle.path / manifest.calibration_file).astype(np.float32)
-        if warmup:
-            self.embed(["warm up"])
 
-    @classmethod
-    def from_bundle(cls, bundle_dir: str | Path, **kwargs: object) -> Embedder:
-        """Load a bundle folder written by `make export` (kwargs: see __init__)."""
-        return cls(bundle_dir, **kwargs)  # type: ignore[arg-type]
-
-    @property
-    def manifest(self) -> Manifest:
-        return self._bundle.manifest
-
-    @property
-    def variant(self) -> str:
-        return self._bundle.variant
+    def _warm_up(self) -> None:
+        self.embed(["warm up"])
 
     @property
     def dimension(self) -> int:
         assert self.manifest.dimension is not None
         return self.manifest.dimension
-
-    @property
-    def load_seconds(self) -> float:
-        return self._bundle.load_seconds
-
-    @property
-    def tokenizer(self) -> TextTokenizer:
-        """The bundle's tokenizer, configured from the manifest (truncation at max_seq_length, no padding)."""
-        return self._bundle.tokenizer
 
     def embed(
         self,
@@ -134,7 +95,7 @@ class Embedder:
         prefix = self._resolve_prompt(prompt_name, prompt)
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
-        encodings = self._bundle.tokenizer.encode([prefix + t for t in batch], truncate=truncate)
+        encodings = self.tokenizer.encode([prefix + t for t in batch], truncate=truncate)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, "inputs")
         pooled = self._forward(encodings, lengths)
@@ -147,12 +108,9 @@ class Embedder:
         return EmbedResult(out, lengths)
 
     def _forward(self, encodings: list, lengths: list[int]) -> np.ndarray:
-        bundle = self._bundle
         pooled = np.empty((len(encodings), self.dimension), dtype=np.float32)
-        for indices in plan_batches(lengths, self.batch_policy):
-            tokens = bundle.tokenizer.pad([encodings[i] for i in indices])
-            hidden = run_session(bundle, tokens.feeds(self.manifest.input_names))
-            assert self.manifest.pooling is not None
+        assert self.manifest.pooling is not None
+        for indices, tokens, hidden in self._run_batches(encodings, lengths):
             pooled[indices] = pool(hidden, tokens.attention_mask, self.manifest.pooling)
         return pooled
 

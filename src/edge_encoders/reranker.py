@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from edge_encoders.batching import BatchPolicy, plan_batches
 from edge_encoders.bundle import (
-    DEFAULT_POLICY,
-    NO_LIMITS,
+    BundleModel,
     Limits,
     check_count,
     check_texts,
     check_tokens,
-    open_bundle,
-    run_session,
 )
 from edge_encoders.errors import InvalidArgumentError
-from edge_encoders.manifest import Manifest
-from edge_encoders.session import SessionConfig
-from edge_encoders.text_tokenizer import TextTokenizer
 
 
 @dataclass
@@ -49,46 +41,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
 
 
-class Reranker:
+class Reranker(BundleModel):
     """Serve a rerank bundle; construct with from_bundle()."""
 
-    def __init__(
-        self,
-        bundle_dir: str | Path,
-        *,
-        session_config: SessionConfig | None = None,
-        batch_policy: BatchPolicy = DEFAULT_POLICY,
-        limits: Limits = NO_LIMITS,
-        verify: bool = True,
-        warmup: bool = False,
-    ) -> None:
-        self._bundle = open_bundle(bundle_dir, expected_kind="rerank", session_config=session_config, verify=verify)
-        self.batch_policy = batch_policy
-        self.limits = limits
-        if warmup:
-            self.score([("warm", "up")])
+    kind = "rerank"
 
-    @classmethod
-    def from_bundle(cls, bundle_dir: str | Path, **kwargs: object) -> Reranker:
-        """Load a bundle folder written by `make export` (kwargs: see __init__)."""
-        return cls(bundle_dir, **kwargs)  # type: ignore[arg-type]
-
-    @property
-    def manifest(self) -> Manifest:
-        return self._bundle.manifest
-
-    @property
-    def variant(self) -> str:
-        return self._bundle.variant
-
-    @property
-    def load_seconds(self) -> float:
-        return self._bundle.load_seconds
-
-    @property
-    def tokenizer(self) -> TextTokenizer:
-        """The bundle's tokenizer, configured from the manifest (truncation at max_seq_length, no padding)."""
-        return self._bundle.tokenizer
+    def _warm_up(self) -> None:
+        self.score([("warm", "up")])
 
     def score(self, pairs: list[tuple[str, str]], *, raw_scores: bool = False, truncate: bool = True) -> np.ndarray:
         """Scores of (query, document) pairs, in input order: (n,) for one label, (n, num_labels) otherwise."""
@@ -153,15 +112,12 @@ class Reranker:
         self, pairs: list[tuple[str, str]], *, raw_scores: bool, truncate: bool, limits: Limits
     ) -> tuple[np.ndarray, list[int]]:
         check_count(len(pairs), limits, "pairs")
-        bundle = self._bundle
-        encodings = bundle.tokenizer.encode_pairs(pairs, truncate=truncate)
+        encodings = self.tokenizer.encode_pairs(pairs, truncate=truncate)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, "documents")
         labels = self.manifest.num_labels or 1
         logits = np.empty((len(pairs), labels), dtype=np.float32)
-        for indices in plan_batches(lengths, self.batch_policy):
-            tokens = bundle.tokenizer.pad([encodings[i] for i in indices])
-            out = run_session(bundle, tokens.feeds(self.manifest.input_names))
+        for indices, _tokens, out in self._run_batches(encodings, lengths):
             logits[indices] = out.reshape(len(indices), -1)
         scores = logits if raw_scores or self.manifest.activation == "identity" else _sigmoid(logits)
         return (scores[:, 0] if labels == 1 else scores), lengths
