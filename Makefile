@@ -41,10 +41,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[build,server,aws,dev]"
 	@touch $@
 
-export: setup ## export, optimize, quantize, validate -> $(OUT)/embed and $(OUT)/rerank (cached; EXPORT_ARGS=--help)
+export: setup ## export, optimize, quantize, validate -> artifacts/embed and artifacts/rerank (cached; EXPORT_ARGS=--help)
 	$(PY) -m edge_build export --out $(OUT) $(EXPORT_ARGS)
 
-serve: setup ## run the HTTP API under uvicorn on $(HOST):$(PORT) (bundles from $(OUT))
+serve: setup ## run the HTTP API under uvicorn on 127.0.0.1:8080 (HOST=, PORT= to change)
 	EDGE_EMBED_BUNDLE=$${EDGE_EMBED_BUNDLE:-$(OUT)/embed} EDGE_RERANK_BUNDLE=$${EDGE_RERANK_BUNDLE:-$(OUT)/rerank} \
 		$(PY) -m uvicorn handler.app:app --host $(HOST) --port $(PORT)
 
@@ -68,9 +68,9 @@ demo: setup export ## the quickstart: the function under the Lambda emulator, on
 invoke-local: setup export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
 	$(PY) scripts/lambda_emulator.py invoke $(EVENTS)
 
-publish: setup ## upload $(OUT)/embed and $(OUT)/rerank to S3: make publish S3_URI=s3://bucket/prefix
+publish: setup ## upload artifacts/embed and artifacts/rerank to S3: make publish S3_URI=s3://bucket/prefix
 	@test -n "$(S3_URI)" || { echo "usage: make publish S3_URI=s3://bucket/prefix"; exit 2; }
-	$(PY) scripts/publish.py $(S3_URI)
+	$(PY) scripts/publish.py $(S3_URI) --embed $(OUT)/embed --rerank $(OUT)/rerank
 
 image: ## docker build the Lambda image for ARCH=x86_64|arm64 (needs Docker)
 	docker build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
