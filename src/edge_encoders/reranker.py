@@ -51,7 +51,7 @@ class Reranker(BundleModel):
 
     def score(self, pairs: list[tuple[str, str]], *, raw_scores: bool = False, truncate: bool = True) -> np.ndarray:
         """Scores of (query, document) pairs, in input order: (n,) for one label, (n, num_labels) otherwise."""
-        return self._score(pairs, raw_scores=raw_scores, truncate=truncate, limits=self.limits)[0]
+        return self._score(pairs, raw_scores=raw_scores, truncate=truncate, limits=self.limits, what="pairs")[0]
 
     def rerank(
         self,
@@ -90,10 +90,9 @@ class Reranker(BundleModel):
             raise InvalidArgumentError("query must be a string")
         if top_n is not None and (not isinstance(top_n, int) or top_n < 1):
             raise InvalidArgumentError(f"top_n must be a positive integer; got {top_n!r}")
-        check_count(len(documents), limits, "documents")
         check_texts(documents, "document")
         scores, counts = self._score(
-            [(query, d) for d in documents], raw_scores=raw_scores, truncate=truncate, limits=limits
+            [(query, d) for d in documents], raw_scores=raw_scores, truncate=truncate, limits=limits, what="documents"
         )
         if scores.ndim != 1:
             raise InvalidArgumentError(
@@ -109,12 +108,13 @@ class Reranker(BundleModel):
         return RerankResult(hits, counts)
 
     def _score(
-        self, pairs: list[tuple[str, str]], *, raw_scores: bool, truncate: bool, limits: Limits
+        self, pairs: list[tuple[str, str]], *, raw_scores: bool, truncate: bool, limits: Limits, what: str
     ) -> tuple[np.ndarray, list[int]]:
-        check_count(len(pairs), limits, "pairs")
+        """Counted and token-checked once, under the caller's name for the inputs (documents or pairs)."""
+        check_count(len(pairs), limits, what)
         encodings = self.tokenizer.encode_pairs(pairs, truncate=truncate)
         lengths = [len(e.ids) for e in encodings]
-        check_tokens(lengths, limits, "documents")
+        check_tokens(lengths, limits, what)
         labels = self.manifest.num_labels or 1
         logits = np.empty((len(pairs), labels), dtype=np.float32)
         for indices, _tokens, out in self._run_batches(encodings, lengths):
