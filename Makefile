@@ -53,7 +53,7 @@ lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: setup ## fast tier only: unit tests (tiny models built in the tests)
+unit: setup ## fast tier only: unit tests (tiny and toy models built in the tests; no export needed)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 test: setup tools lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests
@@ -62,24 +62,24 @@ test: setup tools lint export ## everything CI runs: lint, export (cached), unit
 tools: ## the SAM CLI + cfn-lint 1.53.3 in .tools/sam (sam validate --lint, the Lambda emulator binary)
 	bash scripts/setup_tools.sh
 
-demo: setup export ## the quickstart: the function under the Lambda emulator, one request of each kind
+demo: setup tools export ## the quickstart: the function under the Lambda emulator, one request of each kind
 	$(PY) scripts/demo.py
 
-invoke-local: setup export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
+invoke-local: setup tools export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
 	$(PY) scripts/lambda_emulator.py invoke $(EVENTS)
 
 publish: setup ## upload artifacts/embed and artifacts/rerank to S3: make publish S3_URI=s3://bucket/prefix
 	@test -n "$(S3_URI)" || { echo "usage: make publish S3_URI=s3://bucket/prefix"; exit 2; }
 	$(PY) scripts/publish.py $(S3_URI) --embed $(OUT)/embed --rerank $(OUT)/rerank
 
-image: ## docker build the Lambda image for ARCH=x86_64|arm64 (needs Docker)
+image: export ## docker build the Lambda image for ARCH=x86_64|arm64 (needs Docker)
 	docker build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
 
-invoke: tools ## sam build + sam local invoke -e $(EVENT) (needs Docker)
+invoke: tools export ## sam build + sam local invoke -e $(EVENT) (needs Docker)
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 	$(SAM) local invoke EdgeEncodersFunction -e $(EVENT)
 
-deploy: tools ## sam build + sam deploy --guided (needs Docker and AWS credentials)
+deploy: tools export ## sam build + sam deploy --guided (needs Docker and AWS credentials)
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 	$(SAM) deploy --guided --resolve-image-repos --capabilities CAPABILITY_IAM
 

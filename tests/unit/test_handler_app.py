@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract.handler_support import bundle_paths, make_app, settings, shared_models
+from helpers.toy_handler import bundle_paths, make_app, settings, shared_models
 from starlette.testclient import TestClient
 
 import handler.app

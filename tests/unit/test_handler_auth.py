@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import moto
 import pytest
-from contract.handler_support import make_app
+from helpers.toy_handler import make_app
 from starlette.testclient import TestClient
 
 from handler.auth import ApiKey, load_api_key

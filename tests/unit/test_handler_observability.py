@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contract.handler_support import make_app
+from helpers.toy_handler import make_app
 from starlette.testclient import TestClient
 
 from handler.observability import METRICS, AccessLog, RequestFacts

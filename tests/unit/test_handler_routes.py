@@ -6,7 +6,7 @@ import base64
 
 import numpy as np
 import pytest
-from contract.handler_support import make_app, shared_models
+from helpers.toy_handler import make_app, shared_models
 from starlette.testclient import TestClient
 
 
@@ -135,7 +135,9 @@ def test_any_content_type_is_read_as_json(client: TestClient) -> None:
 
 
 def test_limits_answer_413_with_split_advice() -> None:
-    client = TestClient(make_app(max_inputs=2, max_tokens=12, max_body_bytes=400, max_response_bytes=3000))
+    # float JSON costs ~20 bytes a value, base64 ~5.3: a budget of 8 bytes a value refuses one and passes the other
+    budget = 8 * shared_models().require_embedder().dimension
+    client = TestClient(make_app(max_inputs=2, max_tokens=12, max_body_bytes=400, max_response_bytes=budget))
     r = client.post("/embed", json={"inputs": ["a", "b", "c"]})
     assert (r.status_code, error_code(r)) == (413, "too_many_inputs")
     assert "2 calls of at most 2 inputs" in r.json()["error"]["message"]
@@ -143,7 +145,7 @@ def test_limits_answer_413_with_split_advice() -> None:
     assert (r.status_code, error_code(r)) == (413, "too_many_tokens")
     r = client.post("/embed", json={"inputs": ["x" * 500]})
     assert (r.status_code, error_code(r)) == (413, "body_too_large")
-    r = client.post("/embed", json={"inputs": "hello"})  # ~4.3 kB of float JSON > 3000 bytes
+    r = client.post("/embed", json={"inputs": "hello"})
     assert (r.status_code, error_code(r)) == (413, "response_too_large")
     assert "base64" in r.json()["error"]["message"]
     assert client.post("/embed", json={"inputs": "hello", "encoding_format": "base64"}).status_code == 200
