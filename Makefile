@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean
+.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean
 
 # Lambda / SAM (image, invoke, deploy need Docker and AWS; not run in CI)
 ARCH ?= x86_64
@@ -48,10 +48,15 @@ serve: setup ## run the HTTP API under uvicorn on 127.0.0.1:8080 (HOST=, PORT= t
 	EDGE_EMBED_BUNDLE=$${EDGE_EMBED_BUNDLE:-$(OUT)/embed} EDGE_RERANK_BUNDLE=$${EDGE_RERANK_BUNDLE:-$(OUT)/rerank} \
 		$(PY) -m uvicorn handler.app:app --host $(HOST) --port $(PORT)
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup ## ruff (lint + format check), mypy, and the import layers (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: setup ## format and autofix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 unit: setup ## fast tier only: unit tests (tiny and toy models built in the tests; no export needed)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -117,7 +117,7 @@ def _local_bundle(settings: Settings, kind: str, location: str) -> Path:
     """The bundle folder on disk: the configured path, or a verified copy fetched from S3."""
     if not settings.bundle_s3_uri:
         return Path(location)
-    # issue 5's module; imported here so a deployment without S3 bundles never imports boto3
+    # imported here, not at the top, so a deployment without S3 bundles never imports boto3
     from edge_encoders.s3_bundles import fetch_bundle
 
     uri = f"{settings.bundle_s3_uri.rstrip('/')}/{kind}"
