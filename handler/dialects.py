@@ -3,8 +3,8 @@
 Every error inside the app (auth, body limits, validation, the runtime) leaves as our one shape,
 {"error": {"message", "type", "code"}}, which is OpenAI's. TEI clients expect {"error": "...",
 "error_type": "Validation"} instead, so on TEI's paths the error body is rewritten here, after everything
-else ran, whoever raised it. On Cohere's paths a top-level "message" is added (what the Cohere SDK shows in
-its typed errors; the SDK picks the error class by status). Successful responses pass through untouched.
+else ran, whoever raised it. On Cohere's paths the body stays ours but a 413 becomes Cohere's 400: the Cohere
+SDK picks its typed error by status and has none for 413. Successful responses pass through untouched.
 """
 
 from __future__ import annotations
@@ -107,11 +107,9 @@ def _rewrite(body: bytes, dialect: str, status: int) -> bytes:
         message, code = str(error["message"]), str(error.get("code", ""))
     except (ValueError, KeyError, TypeError):
         return body  # not our error shape: leave it as it is
-    if dialect == "tei":
-        out: dict[str, object] = {"error": message, "error_type": tei_error_type(status, code)}
-    else:
-        out = {"message": message, **data}
-    return json.dumps(out).encode()
+    if dialect != "tei":
+        return body
+    return json.dumps({"error": message, "error_type": tei_error_type(status, code)}).encode()
 
 
 def _float(raw: bytes | None, divide: float) -> float | None:

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import dialect_inference, inference, tokenization
-from handler.errors import ApiError, ErrorBody, from_validation
+from handler import dialect_inference, inference, limits, tokenization
+from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
 from handler.schemas_tei import (
     TEI_VERSION,
@@ -30,6 +30,7 @@ from handler.schemas_tei import (
     SimpleToken,
     TeiEmbedRequest,
     TeiEmbedResponse,
+    TeiError,
     TeiInfo,
     TeiInput,
     TeiRank,
@@ -44,11 +45,17 @@ from handler.vectors import encode_rows
 router = APIRouter(tags=["text-embeddings-inference"])
 
 
-TEI_ERROR = {"content": {"application/json": {"example": {"error": "Batch is empty", "error_type": "Empty"}}}}
-ERRORS: dict[int | str, dict[str, object]] = {
-    s: {"description": d, **TEI_ERROR}
-    for s, d in ((400, "Empty"), (413, "Too large"), (422, "Validation"), (503, "Unhealthy"))
+_STATUSES = {
+    400: "Empty or malformed request",
+    401: "Missing or wrong API key",
+    404: "Model not served",
+    413: "Too many inputs or tokens, or too large a body or response",
+    422: "Validation",
+    429: "Overloaded",
+    500: "Backend",
+    503: "Unhealthy",
 }
+ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "description": d} for s, d in _STATUSES.items()}
 
 
 def _texts(inputs: TeiInput, field: str = "inputs") -> list[str]:
@@ -178,7 +185,9 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
                 f"more than {state.settings.max_tokens} tokens in one call; split the inputs over several calls",
             )
         result.append([SimpleToken(**t.__dict__) for t in tokens])
-    return inference.render(state, TokenizeResponse(result), len(texts), "inputs")
+    data = TokenizeResponse(result).model_dump_json().encode()  # nulls kept: TEI sends start/stop null
+    limits.check_response(len(data), len(texts), state.settings, "inputs")
+    return Response(data, media_type="application/json")
 
 
 @router.post("/decode", response_model=DecodeResponse, responses=ERRORS)
@@ -210,7 +219,7 @@ def _check_batch(state: AppState, count: int, field: str) -> None:
         )
 
 
-@router.get("/info", response_model=TeiInfo, responses={401: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+@router.get("/info", response_model=TeiInfo, responses=ERRORS)
 async def info(state: StateDep) -> Response:
     """TEI's /info for the embedding model (the reranker when it is the only model). Ours: /native/info."""
     model = _tokenizer_model(state)
@@ -247,7 +256,7 @@ async def info(state: StateDep) -> Response:
     return JSONResponse(out.model_dump())
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses=ERRORS)
 async def metrics(request: Request) -> Response:
     """Request counts and latency histograms of this process, Prometheus text format (TEI's metric names)."""
     registry: Metrics = request.app.state.metrics

@@ -116,3 +116,10 @@ class TeiInfo(BaseModel):
     sha: str | None
     docker_label: str | None
     edge_encoders_version: str
+
+
+class TeiError(BaseModel):
+    """TEI's error body on its routes: {"error": "...", "error_type": "Empty" | "Validation" | ...}."""
+
+    error: str
+    error_type: Literal["Unhealthy", "Backend", "Overloaded", "Validation", "Tokenizer", "Empty"]
