@@ -85,7 +85,7 @@ def test_s3_bundle_uri_fetches_each_bundle_into_the_cache(monkeypatch: pytest.Mo
 
     def fetch_bundle(uri: str, dest: Path) -> Path:
         calls.append((uri, dest))
-        return embed if uri.endswith("/native/embed") else rerank
+        return embed if uri.endswith("/embed") else rerank
 
     fake = types.ModuleType("edge_encoders.s3_bundles")
     fake.fetch_bundle = fetch_bundle  # type: ignore[attr-defined]
