@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from edge_encoders.precision import quantize
 from handler import dialect_inference, inference
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
@@ -34,6 +36,9 @@ ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 _PRECISION = {"float": "float32", "base64": "float32", "int8": "int8", "uint8": "uint8", "binary": "binary",
               "ubinary": "ubinary"}  # fmt: skip
+# the model pass each type is derived from (sentence-transformers' quantize_embeddings: uint8 = int8 + 128)
+_BASE = {"float": "float32", "base64": "float32", "binary": "float32", "ubinary": "float32", "int8": "int8",
+         "uint8": "int8"}  # fmt: skip
 
 
 def _texts(body: CohereEmbedRequest) -> list[str]:
@@ -64,9 +69,10 @@ def _embed(
     manifest = state.models.require_embedder().manifest
     options = prompt_options(manifest, body.input_type, COHERE_INPUT_TYPES, "input_type")
     types = list(dict.fromkeys(body.embedding_types or ["float"]))
-    by_precision = {}
+    # at most two model passes whatever the types: float32 gives float/base64/binary/ubinary, int8 gives uint8
+    by_precision: dict[str, np.ndarray] = {}
     tokens = 0
-    for precision in dict.fromkeys(_PRECISION[t] for t in types):
+    for base in dict.fromkeys(_BASE[t] for t in types):
         result = dialect_inference.embed(
             state,
             facts,
@@ -76,11 +82,16 @@ def _embed(
             direction="left" if body.truncate == "START" else "right",
             max_tokens=body.max_tokens,
             dimensions=body.output_dimension,
-            precision=precision,
+            precision=base,
             **options,
         )
-        by_precision[precision] = result.embeddings
+        by_precision[base] = result.embeddings
         tokens = result.total_tokens
+    if "float32" in by_precision:
+        for packed in ("binary", "ubinary"):
+            by_precision[packed] = quantize(by_precision["float32"], packed)
+    if "int8" in by_precision:
+        by_precision["uint8"] = (by_precision["int8"].astype(np.int16) + 128).astype(np.uint8)
     meta = CohereMeta(
         api_version=CohereApiVersion(version=version), billed_units=CohereBilledUnits(input_tokens=tokens)
     )

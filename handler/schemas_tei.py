@@ -1,8 +1,8 @@
 """Request and response bodies of the TEI routes, as text-embeddings-inference 1.9.3 defines them.
 
-Field names, defaults and response shapes follow TEI 1.9.3's router types (router/src/http/types.rs and the
-`Info` of router/src/lib.rs): bare arrays as responses, `truncate` absent meaning the server's auto_truncate
-(false unless EDGE_AUTO_TRUNCATE), `normalize` true, `truncation_direction` Right. Unknown fields are ignored.
+Field names, defaults and response shapes follow the router types and `Info` of TEI 1.9.3: bare arrays as
+responses, `truncate` absent meaning the server's auto_truncate (false unless EDGE_AUTO_TRUNCATE), `normalize`
+true, `truncation_direction` Right. Unknown fields are ignored, as TEI ignores them.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ direction, /tokenize and /decode, /metrics, offline /docs, HEAD /health, CORS an
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 from contract.handler_support import make_app, shared_models
@@ -196,3 +198,35 @@ def test_docs_default_off_in_lambda() -> None:
     assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "fn", "EDGE_DOCS": "true"}).docs is True
     assert Settings.from_env({}).docs is True
     assert Settings(embed_model_aliases=" a, ,b ").model_aliases("embed") == ("a", "b")
+
+
+class _Counting:
+    """A real embedder that counts its inference passes."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def embed_with_usage(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return self._inner.embed_with_usage(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+def test_cohere_every_embedding_type_in_at_most_two_passes() -> None:
+    from handler.models import Models
+
+    counting = _Counting(shared_models().require_embedder())
+    client = TestClient(make_app(models=Models(embedder=counting, reranker=shared_models().reranker)))  # type: ignore[arg-type]
+    types = ["float", "int8", "uint8", "binary", "ubinary", "base64"]
+    r = client.post("/v2/embed", json={"texts": TEXTS, "embedding_types": types, "output_dimension": 64})
+    assert r.status_code == 200 and counting.calls == 2
+    got = r.json()["embeddings"]
+    for name, precision in [("int8", "int8"), ("uint8", "uint8"), ("binary", "binary"), ("ubinary", "ubinary")]:
+        assert got[name] == embedder().embed(TEXTS, precision=precision, dimensions=64).tolist(), name
+    floats = embedder().embed(TEXTS, dimensions=64)
+    np.testing.assert_array_equal(np.array(got["float"], dtype=np.float32), floats)
+    raw = np.stack([np.frombuffer(base64.b64decode(v), dtype="<f4") for v in got["base64"]])
+    np.testing.assert_array_equal(raw, floats)
