@@ -17,18 +17,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from handler.prometheus import Metrics
 
 # TEI 1.9.3's paths (GET /health keeps our body: TEI clients read only its status)
-TEI_PATHS = frozenset({"/", "/embed", "/rerank", "/similarity", "/tokenize", "/decode", "/info", "/metrics"})
+TEI_PATHS = frozenset(
+    {"/", "/invocations", "/ping", "/embed", "/rerank", "/similarity", "/tokenize", "/decode", "/info", "/metrics"}
+)
 COHERE_PATHS = frozenset({"/v1/embed", "/v2/embed", "/v1/rerank", "/v2/rerank"})
 # routes whose requests are counted in /metrics (a fixed set: label values never come from the client)
 INFERENCE_PATHS = frozenset(
     {
         "/",
+        "/invocations",
         "/embed",
         "/rerank",
         "/similarity",
         "/native/embed",
         "/native/rerank",
         "/v1/embeddings",
+        "/embeddings",
         "/v1/embed",
         "/v2/embed",
         "/v1/rerank",

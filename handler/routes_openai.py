@@ -61,6 +61,11 @@ def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocum
     response_model=OpenAIEmbeddingResponse,
     responses=error_responses(400, 401, 404, 413, 422, 500, 503),
 )
+@router.post(  # TEI serves OpenAI's route without the /v1 prefix too
+    "/embeddings",
+    response_model=OpenAIEmbeddingResponse,
+    responses=error_responses(400, 401, 404, 413, 422, 500, 503),
+)
 def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings in OpenAI's shape; `encoding_format=base64` is little-endian float32, as openai-python expects."""
     model = check_model(state, "embed", body.model)

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import dialect_inference, inference, limits, tokenization
+from handler import dialect_inference, inference, limits, routes_meta, tokenization
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
+from handler.schemas import HealthResponse
 from handler.schemas_tei import (
     TEI_VERSION,
     DecodeRequest,
@@ -135,6 +136,7 @@ def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Res
 
 
 @router.post("/", responses={200: {"description": "As /embed, /similarity or /rerank"}, **ERRORS})
+@router.post("/invocations", responses={200: {"description": "As POST / (SageMaker's route)"}, **ERRORS})
 async def predict(request: Request, state: StateDep, facts: FactsDep) -> Response:
     """TEI's POST /: embeddings, or similarities when `inputs` holds `source_sentence` (what huggingface_hub's
     InferenceClient sends to a base URL); a reranking body ({query, texts}) when this server serves no embedder.
@@ -157,6 +159,13 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
         raise from_validation(
             RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
         ) from None
+
+
+@router.get("/", response_model=HealthResponse, responses=ERRORS)
+@router.get("/ping", response_model=HealthResponse, responses=ERRORS)
+async def health(state: StateDep) -> HealthResponse:
+    """TEI's other health routes (the Inference API's GET / and SageMaker's GET /ping): as GET /health."""
+    return await routes_meta.health(state)
 
 
 def _tokenizer_model(state: AppState) -> Embedder | Reranker:

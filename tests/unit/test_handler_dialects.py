@@ -66,7 +66,7 @@ def test_keep_head_and_tail_cut_at_token_boundaries() -> None:
 def test_similarity_and_predict_route(client: TestClient) -> None:
     body = {"inputs": {"source_sentence": TEXTS[0], "sentences": TEXTS[1:]}}
     v = embedder().embed(TEXTS)
-    for path in ("/similarity", "/"):
+    for path in ("/similarity", "/", "/invocations"):
         r = client.post(path, json=body)
         assert r.status_code == 200 and r.json() == pytest.approx([float(v[0] @ v[1]), float(v[0] @ v[2])], abs=1e-6)
     assert (
@@ -181,6 +181,10 @@ def test_docs_offline_head_health_and_cors() -> None:
     assert js.status_code == 200 and len(js.content) > 100_000  # served from this box, without a key
     head = client.head("/health")
     assert head.status_code == 200 and head.content == b""
+    keyed = {"authorization": "Bearer k"}
+    for path in ("/", "/ping"):  # TEI's other health routes
+        assert client.get(path, headers=keyed).json() == client.get("/health").json()
+    assert client.post("/embeddings", json={"input": "x"}, headers=keyed).json()["object"] == "list"
     preflight = client.options(
         "/v1/embeddings",
         headers={"origin": "https://app.example", "access-control-request-method": "POST",
