@@ -175,6 +175,9 @@ def test_huggingface_hub_feature_extraction_and_similarity(url: str) -> None:
     np.testing.assert_array_equal(np.asarray(left, dtype=np.float32).reshape(1, -1), runtime_embed([tail]))
     np.testing.assert_array_equal(np.asarray(right, dtype=np.float32).reshape(1, -1), runtime_embed([long_text]))
 
+    direct = InferenceClient(model=f"{url}/embed", api_key=KEY).feature_extraction(TEXTS[1])  # the /embed URL
+    np.testing.assert_array_equal(np.asarray(direct, dtype=np.float32).reshape(1, -1), runtime_embed(TEXTS[1:2]))
+
     sims = client.sentence_similarity(TEXTS[0], other_sentences=TEXTS[1:])
     v = runtime_embed(TEXTS)
     assert sims == pytest.approx([float(v[0] @ v[1]), float(v[0] @ v[2])], abs=1e-6)
