@@ -1,5 +1,5 @@
-"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /rerank, POST /, /similarity, /tokenize,
-/decode, /info and /metrics.
+"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /rerank, POST / and /invocations,
+/similarity, /tokenize, /decode, /info, /metrics, and the health aliases GET / and /ping.
 
 Clients written for TEI (huggingface_hub's InferenceClient, LlamaIndex's TextEmbeddingsInference and TEI
 rerank, LangChain's HuggingFace endpoints, plain `requests`) work by pointing them here. Responses are TEI's
@@ -106,9 +106,13 @@ def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response
         truncate=_truncate(state, body.truncate),
         direction=body.truncation_direction,
         raw_scores=body.raw_scores,
-        return_documents=body.return_text,
     )
-    out = TeiRerankResponse([TeiRank(index=h.index, score=h.score, text=h.document) for h in result.hits])
+    # the texts as sent, even when Left truncation cut them
+    ranks = [
+        TeiRank(index=h.index, score=h.score, text=body.texts[h.index] if body.return_text else None)
+        for h in result.hits
+    ]
+    out = TeiRerankResponse(ranks)
     return inference.render(state, out, len(body.texts), "texts")
 
 

@@ -88,6 +88,20 @@ def test_tei_rerank_shape(client: TestClient) -> None:
     assert "text" not in client.post("/rerank", json={"query": query, "texts": TEXTS}).json()[0]
 
 
+def test_tei_rerank_left_truncation_cuts_documents_from_the_start(client: TestClient) -> None:
+    reranker = shared_models().require_reranker()
+    query, docs = "closing words", [LONG, TEXTS[0]]
+    body = {"query": query, "texts": docs, "truncate": True, "truncation_direction": "Left", "return_text": True}
+    left = client.post("/rerank", json=body).json()
+    room = reranker.manifest.max_seq_length - special_count(reranker.tokenizer, pair=True)
+    budget = room - (len(reranker.tokenizer.encode([query], truncate=True)[0].ids) - special_count(reranker.tokenizer))
+    cut = [keep_tail(reranker.tokenizer, d, budget) for d in docs]
+    assert cut[0].endswith("and the closing words") and cut[1] == TEXTS[0]
+    hits = reranker.rerank(query, cut)
+    assert [x["score"] for x in left] == pytest.approx([h.score for h in hits], abs=1e-6)
+    assert [x["text"] for x in left] == [docs[h.index] for h in hits]  # the texts as sent, not the cut ones
+
+
 def test_tokenize_and_decode(client: TestClient) -> None:
     tokens = client.post("/tokenize", json={"inputs": ["Hello world!"]}).json()[0]
     assert [t["text"] for t in tokens] == ["[CLS]", "Hello", "world", "!", "[SEP]"]
