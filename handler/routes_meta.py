@@ -1,4 +1,5 @@
-"""GET /health (cheap: process up, models loaded) and GET /info (what is served, how it was validated)."""
+"""GET|HEAD /health (cheap: process up, models loaded) and GET /native/info (what is served, how it was
+validated; TEI's /info is in routes_tei)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ router = APIRouter(tags=["service"])
 _PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")
 
 
+@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=HealthResponse, responses=error_responses(500, 503))
 async def health(state: StateDep) -> HealthResponse:
     """200 when every configured model is loaded (and the API key, if any, was read); 503 otherwise."""
@@ -30,7 +32,7 @@ async def health(state: StateDep) -> HealthResponse:
     return HealthResponse(models=status)
 
 
-@router.get("/info", response_model=InfoResponse, responses=error_responses(401, 403, 500, 503))
+@router.get("/native/info", response_model=InfoResponse, responses=error_responses(401, 403, 500, 503))
 async def info(state: StateDep) -> InfoResponse:
     """Each loaded bundle's manifest summary, the limits, and the versions serving them."""
     models: dict[str, ModelInfo] = {}

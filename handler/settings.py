@@ -67,6 +67,13 @@ class Settings:
     metrics_namespace: str = "EdgeEncoders"
     log_level: str = "INFO"
 
+    # Dialects (OpenAI / Cohere / Jina / TEI): which model names a request may ask for, and CORS.
+    embed_model_aliases: str = ""  # comma-separated extra names the embedding model answers to
+    rerank_model_aliases: str = ""  # the same for the reranker
+    accept_any_model: bool = False  # true: any `model` value gets the served model (off: 404 model_not_found)
+    auto_truncate: bool = False  # TEI's --auto-truncate: what `truncate` means on TEI routes when it is absent
+    cors_origins: str = ""  # comma-separated origins ("*" for any) allowed by CORS; uvicorn only, not in Lambda
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from EDGE_* variables (default: os.environ); unknown EDGE_ names are ignored."""
@@ -78,6 +85,8 @@ class Settings:
                 continue
             raw = env[name].strip()
             values[f.name] = _parse(name, raw, type(getattr(_DEFAULTS, f.name)))
+        if "docs" not in values and env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            values["docs"] = False  # off by default in Lambda: a function URL need not advertise its routes
         settings = cls(**values)
         settings.check()
         return settings
@@ -117,6 +126,18 @@ class Settings:
             "max_response_bytes": self.max_response_bytes,
             "auth": "api_key" if self.auth_configured else "none",
         }
+
+    @staticmethod
+    def _names(raw: str) -> tuple[str, ...]:
+        return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+    def model_aliases(self, kind: str) -> tuple[str, ...]:
+        """Extra model names of 'embed' or 'rerank' that requests may use (EDGE_*_MODEL_ALIASES)."""
+        return self._names(self.embed_model_aliases if kind == "embed" else self.rerank_model_aliases)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return self._names(self.cors_origins)
 
     @property
     def auth_configured(self) -> bool:

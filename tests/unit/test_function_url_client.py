@@ -150,7 +150,7 @@ def test_round_trip_signed(stub: tuple[str, list[dict[str, Any]]]) -> None:
     url, seen = stub
     client = FunctionUrlClient(url, region="us-east-1", credentials=Credentials(KEY, SECRET, TOKEN))
     answer = client.embed(["a cat", "a dog"], normalize=True)
-    assert answer == {"echo": {"inputs": ["a cat", "a dog"], "normalize": True}, "path": "/embed"}
+    assert answer == {"echo": {"inputs": ["a cat", "a dog"], "normalize": True}, "path": "/native/embed"}
     answer = client.rerank("q", ["d1", "d2"], top_n=1)
     assert answer["echo"] == {"query": "q", "texts": ["d1", "d2"], "top_n": 1}
     assert client.health()["path"] == "/health"
