@@ -95,7 +95,7 @@ class Embedder(BundleModel):
         prefix = self._resolve_prompt(prompt_name, prompt)
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
-        encodings = self.tokenizer.encode([prefix + t for t in batch], truncate=truncate)
+        encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, "inputs")
         pooled = self._forward(encodings, lengths)
