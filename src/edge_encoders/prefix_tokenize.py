@@ -54,6 +54,7 @@ def rule_for(tokenizer_json: dict[str, Any]) -> BoundaryRule | None:
     if model not in _MODELS:
         return None
     normalizer = tokenizer_json.get("normalizer")
+    parts: list[Any]
     if normalizer is None:
         parts = []
     elif normalizer.get("type") == "Sequence":
@@ -70,7 +71,7 @@ def rule_for(tokenizer_json: dict[str, Any]) -> BoundaryRule | None:
     if kind in ("BertPreTokenizer", "Whitespace", "WhitespaceSplit"):
         chars = " \t\n\r"
         bert = normalizer is not None and normalizer.get("type") == "BertNormalizer"
-        if kind == "BertPreTokenizer" and bert and normalizer.get("handle_chinese_chars", True):
+        if kind == "BertPreTokenizer" and bert and (normalizer or {}).get("handle_chinese_chars", True):
             chars += _CJK
         return BoundaryRule(re.compile(f"[{chars}]"))
     if (kind == "ByteLevel" and pre.get("use_regex", True)) or (kind == "Metaspace" and pre.get("split", True)):

@@ -7,7 +7,7 @@ tokenized only as far as truncation keeps them (prefix_tokenize.py), so a long i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +80,8 @@ class TextTokenizer:
         out = []
         for index, enc in enumerate(firsts):
             if not truncate and len(enc.ids) > room:
-                text = head + texts[index] if len(head) + len(texts[index]) <= _EXACT_LENGTH_CHARS else None
-                raise self._too_long(index, None if text is None else lambda: self.count_with_specials(text))
+                cheap = len(head) + len(texts[index]) <= _EXACT_LENGTH_CHARS
+                raise self._too_long(index, self.count_with_specials(head + texts[index]) if cheap else None)
             out.append(self._tok.post_process(enc, None, add_special_tokens=True))
         return out
 
@@ -103,7 +103,7 @@ class TextTokenizer:
         for index, ((query, _), doc) in enumerate(zip(pairs, docs, strict=True)):
             first = plus[query] if index in longer else capped[query]
             if not truncate and len(capped[query].ids) + len(doc.ids) > room:
-                raise self._too_long(index, self._pair_counter(pairs[index]))
+                raise self._too_long(index, self._pair_length(pairs[index]))
             out.append(self._tok.post_process(first, doc, add_special_tokens=True))
         return out
 
@@ -131,23 +131,23 @@ class TextTokenizer:
             n *= 4
         return longer
 
-    def _too_long(self, index: int, count: Callable[[], int] | None) -> InputTooLongError:
-        """The error for an over-long input; its exact length only when counting it is cheap (count given)."""
+    def _too_long(self, index: int, length: int | None) -> InputTooLongError:
+        """The error for an over-long input; its exact length when counting it was cheap (else None)."""
         limit = self.max_seq_length
-        if count is None:
+        if length is None:
             message = f"input {index} is over the model's limit of {limit} tokens"
             length = limit + 1
         else:
-            length = count()
             message = f"input {index} is {length} tokens long, over the model's limit of {limit}"
         return InputTooLongError(
             message + "; shorten it or turn truncation on", index=index, length=length, limit=limit
         )
 
-    def _pair_counter(self, pair: tuple[str, str]) -> Callable[[], int] | None:
+    def _pair_length(self, pair: tuple[str, str]) -> int | None:
+        """Tokens of a whole pair with its special tokens, when the pair is short enough to count cheaply."""
         if len(pair[0]) + len(pair[1]) > _EXACT_LENGTH_CHARS:
             return None
-        return lambda: sum(map(self._prefix.count, pair)) + self._tok.num_special_tokens_to_add(True)
+        return sum(map(self._prefix.count, pair)) + self._tok.num_special_tokens_to_add(True)
 
     def count_with_specials(self, text: str) -> int:
         """Tokens of one whole text with its special tokens (for messages about a text known to be short)."""

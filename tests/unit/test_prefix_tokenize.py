@@ -31,7 +31,19 @@ def _validation_texts() -> list[str]:
 
 def _adversarial() -> list[str]:
     rng = random.Random(7)
-    pieces = ["word", "x" * 150, "   ", "\t\n", "中文字符", "日本語の文", "🙂", "👩‍👩‍👧", "e\u0301", "a\u0308\u0301", "\u00a0"]
+    pieces = [
+        "word",
+        "x" * 150,
+        "   ",
+        "\t\n",
+        "中文字符",
+        "日本語の文",
+        "🙂",
+        "👩‍👩‍👧",
+        "e\u0301",
+        "a\u0308\u0301",
+        "\u00a0",
+    ]
     pieces += ["naïve", "[SEP]", "[MASK]", "don't", "3.14159", "\x00", "\u200b", "ﬁ", "Ⅻ", "\u3000", "-", "..."]
     mixed = [" ".join(rng.choice(pieces) for _ in range(rng.randint(50, 400))) for _ in range(20)]
     glued = ["".join(rng.choice(pieces) for _ in range(rng.randint(100, 600))) for _ in range(10)]
@@ -59,7 +71,9 @@ def _bpe_tokenizer(texts: list[str]) -> Tokenizer:
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        texts, trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    )
     return tok
 
 
