@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from fastapi import FastAPI
 from mangum import Mangum
 
 import edge_encoders
-from handler import errors, routes_meta, routes_native, routes_openai, routes_rerank
+from handler import errors, routes_meta, routes_native, routes_openai, routes_ready, routes_rerank
 from handler.auth import load_api_key
 from handler.middleware import EdgeMiddleware
 from handler.models import Models, load_models
@@ -73,6 +75,7 @@ def create_app(
             "disabled": sorted(models.disabled),
             "config_error": config_error,
             "runtime": edge_encoders.__version__,
+            "versions": _versions(),
         }
     )
 
@@ -86,7 +89,7 @@ def create_app(
     )
     app.state.edge = state
     errors.install(app)
-    for module in (routes_native, routes_openai, routes_rerank, routes_meta):
+    for module in (routes_native, routes_openai, routes_rerank, routes_meta, routes_ready):
         app.include_router(module.router)
     app.add_middleware(EdgeMiddleware, state=state)
     return app
@@ -119,6 +122,20 @@ def _event_error(status: int, code: str, message: str) -> dict[str, Any]:
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")
+
+
+def _versions() -> dict[str, str]:
+    """The serving stack's versions, for the init log line (never shown to clients)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
 
 
 def _setup_logging(settings: Settings) -> None:

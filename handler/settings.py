@@ -54,6 +54,14 @@ class Settings:
     max_body_bytes: int = LAMBDA_PAYLOAD_LIMIT
     max_response_bytes: int = LAMBDA_PAYLOAD_LIMIT  # 0 = no check
 
+    # Overload and deadlines: past max_concurrency + max_queue compute requests inside, 429 with Retry-After;
+    # a request still queued at its deadline gets 503, one still computing stops at the next micro-batch (504).
+    max_queue: int = 8  # compute requests waiting for a slot (uvicorn; a Lambda sandbox serves one at a time)
+    retry_after_s: int = 1  # Retry-After of a 429
+    request_timeout_ms: int = 30000  # per-request deadline; 0 = none (Lambda's remaining time still applies)
+    lambda_margin_ms: int = 1000  # under Lambda: stop this long before the invocation's time runs out
+    body_timeout_ms: int = 10000  # longest wait for the next piece of a request body (slow clients); 0 = none
+
     # Auth: an optional bearer API key, from one of these sources (first non-empty wins).
     api_key: str = field(default="", repr=False)
     api_key_ssm_parameter: str = ""
@@ -87,7 +95,17 @@ class Settings:
         for name in ("token_budget", "max_batch_size", "max_concurrency", "max_inputs", "max_tokens"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-        for name in ("threads", "max_body_bytes", "max_response_bytes"):
+        if self.retry_after_s < 1:
+            raise SettingsError(f"{PREFIX}RETRY_AFTER_S must be at least 1")
+        for name in (
+            "threads",
+            "max_body_bytes",
+            "max_response_bytes",
+            "max_queue",
+            "request_timeout_ms",
+            "lambda_margin_ms",
+            "body_timeout_ms",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
         if self.metrics not in _METRICS_MODES:
