@@ -29,6 +29,7 @@ from edge_encoders.errors import (
     RequestCancelledError,
     TooManyInputsError,
     TooManyTokensError,
+    UnboundedInputError,
 )
 
 log = logging.getLogger("handler")
@@ -100,7 +101,7 @@ def from_runtime(exc: EdgeEncodersError) -> ApiError:
         return ApiError(504, exc.code, exc.message)
     if isinstance(exc, RequestCancelledError):
         return ApiError(499, exc.code, exc.message)
-    if isinstance(exc, (TooManyInputsError, TooManyTokensError)):
+    if isinstance(exc, (TooManyInputsError, TooManyTokensError, UnboundedInputError)):
         return ApiError(413, exc.code, exc.message)
     if isinstance(exc, (InputTooLongError, InputError)):
         return ApiError(422, exc.code, exc.message)

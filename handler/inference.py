@@ -22,8 +22,11 @@ from handler.state import AppState
 
 
 def _limits(state: AppState) -> Limits:
-    """Inputs and tokens per request: the runtime refuses past them (413) after tokenizing, before inference."""
-    return Limits(max_inputs=state.settings.max_inputs, max_tokens=state.settings.max_tokens)
+    """Inputs, tokens and characters scanned per request: the runtime refuses past them (413) before inference."""
+    settings = state.settings
+    return Limits(
+        max_inputs=settings.max_inputs, max_tokens=settings.max_tokens, max_scan_chars=settings.max_scan_chars
+    )
 
 
 def embed(state: AppState, facts: RequestFacts, texts: list[str], what: str, **options: Any) -> EmbedResult:

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge_encoders import StopToken
+from handler import memory
 from handler.admission import current_stop, overloaded, request_deadline, watch_disconnect
 from handler.auth import DOCS_PATHS, OPEN_PATHS
 from handler.errors import ApiError
@@ -75,6 +76,7 @@ class EdgeMiddleware:
                 if not admitted:
                     raise overloaded(self.state.settings, self.state.admission.inside)
             body = await self._read_body(scope, receive, headers)
+            facts.body_bytes = len(body)
             if scope.get("method") in ("POST", "PUT", "PATCH"):
                 found = find_lone_surrogate(body)
                 if found is not None:
@@ -102,6 +104,8 @@ class EdgeMiddleware:
             current_stop.reset(stop_token)
             if admitted:
                 self.state.admission.leave()
+            if facts.body_bytes >= self.state.settings.trim_after_bytes > 0:
+                memory.release()
             route = scope.get("route")
             if route is not None and hasattr(route, "path"):
                 facts.route = str(route.path)

@@ -92,7 +92,11 @@ def load_models(settings: Settings) -> Models:
     """Load every configured bundle (fetching from S3 first when a bundle URI is set)."""
     started = time.perf_counter()
     models = Models(max_concurrency=settings.max_concurrency)
-    session = SessionConfig(intra_op_threads=settings.threads or None, cpu_mem_arena=settings.cpu_mem_arena)
+    session = SessionConfig(
+        intra_op_threads=settings.threads or None,
+        cpu_mem_arena=settings.cpu_mem_arena,
+        arena_shrinkage=settings.arena_shrinkage,
+    )
     policy = BatchPolicy(token_budget=settings.token_budget, max_batch_size=settings.max_batch_size)
     for kind in KINDS:
         location = settings.bundle_path(kind)

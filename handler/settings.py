@@ -44,6 +44,9 @@ class Settings:
     # onnxruntime and batching
     threads: int = 0  # intra-op threads; 0 = the CPUs this process may really use
     cpu_mem_arena: bool = True
+    # Hand the arena's unused chunks back after every run: measured with malloc_trim after a large request,
+    # RSS came back to warm (-35 MB) as with no arena, while the arena alone kept +35 MB; speed within noise.
+    arena_shrinkage: bool = True
     token_budget: int = _RUNTIME_POLICY.token_budget  # padded tokens per onnxruntime call
     max_batch_size: int = _RUNTIME_POLICY.max_batch_size  # rows per onnxruntime call
     max_concurrency: int = 1  # inferences at once in this process (more only oversubscribes the CPUs)
@@ -52,6 +55,7 @@ class Settings:
     max_inputs: int = 1024  # texts per embed call, documents per rerank call
     max_tokens: int = 65536  # tokens per request (after truncation), bounds compute time
     max_body_bytes: int = LAMBDA_PAYLOAD_LIMIT
+    max_scan_chars: int = 65536  # characters of one input tokenized at most (no word boundary in them: 413)
     max_response_bytes: int = LAMBDA_PAYLOAD_LIMIT  # 0 = no check
 
     # Overload and deadlines: past max_concurrency + max_queue compute requests inside, 429 with Retry-After;
@@ -60,6 +64,7 @@ class Settings:
     retry_after_s: int = 1  # Retry-After of a 429
     request_timeout_ms: int = 30000  # per-request deadline; 0 = none (Lambda's remaining time still applies)
     lambda_margin_ms: int = 1000  # under Lambda: stop this long before the invocation's time runs out
+    trim_after_bytes: int = 262144  # after a request body this large, give freed memory back (malloc_trim); 0 = never
     body_timeout_ms: int = 10000  # longest wait for the next piece of a request body (slow clients); 0 = none
 
     # Auth: an optional bearer API key, from one of these sources (first non-empty wins).
@@ -92,7 +97,7 @@ class Settings:
 
     def check(self) -> None:
         """Refuse values that would only fail later, less clearly."""
-        for name in ("token_budget", "max_batch_size", "max_concurrency", "max_inputs", "max_tokens"):
+        for name in ("token_budget", "max_batch_size", "max_concurrency", "max_inputs", "max_tokens", "max_scan_chars"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         if self.retry_after_s < 1:
@@ -105,6 +110,7 @@ class Settings:
             "request_timeout_ms",
             "lambda_margin_ms",
             "body_timeout_ms",
+            "trim_after_bytes",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")

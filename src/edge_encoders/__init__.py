@@ -19,6 +19,7 @@ from edge_encoders.errors import (
     StoppedError,
     TooManyInputsError,
     TooManyTokensError,
+    UnboundedInputError,
 )
 from edge_encoders.manifest import Manifest, read_manifest
 from edge_encoders.reranker import Reranker, RerankHit, RerankResult
@@ -50,6 +51,7 @@ __all__ = [
     "StoppedError",
     "TooManyInputsError",
     "TooManyTokensError",
+    "UnboundedInputError",
     "__version__",
     "available_cpus",
     "read_manifest",

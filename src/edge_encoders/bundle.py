@@ -22,7 +22,7 @@ from edge_encoders.errors import (
     TooManyTokensError,
 )
 from edge_encoders.manifest import Manifest, read_manifest, verify_files
-from edge_encoders.session import SessionConfig, create_session
+from edge_encoders.session import SessionConfig, create_session, run_options
 from edge_encoders.stop import StopToken
 from edge_encoders.text_tokenizer import TextTokenizer, TokenBatch
 
@@ -35,6 +35,9 @@ class Limits:
 
     max_inputs: int | None = None
     max_tokens: int | None = None  # after truncation, summed over the call's inputs
+    # Never tokenize more than this many characters of one input (UnboundedInputError past it): bounds the
+    # work of inputs with no token boundary (one 6 MB word, a whitespace run). None: tokenize what it takes.
+    max_scan_chars: int | None = None
 
 
 NO_LIMITS = Limits()
@@ -52,6 +55,7 @@ class LoadedBundle:
     session: ort.InferenceSession
     load_seconds: float
     extra: dict[str, Path] = field(default_factory=dict)
+    run_options: ort.RunOptions | None = None
 
 
 def open_bundle(
@@ -84,7 +88,9 @@ def open_bundle(
         raise BundleError(f"{path}/{model_file}: graph has no output {manifest.output_name!r}")
     seconds = time.perf_counter() - started
     log.info("loaded %s bundle %s (variant %s) in %.3f s", manifest.kind, path, variant, seconds)
-    return LoadedBundle(path, manifest, variant, model_file, tokenizer, session, seconds)
+    return LoadedBundle(
+        path, manifest, variant, model_file, tokenizer, session, seconds, run_options=run_options(session_config)
+    )
 
 
 def check_count(count: int, limits: Limits, what: str) -> None:
@@ -110,6 +116,21 @@ def check_tokens(lengths: list[int], limits: Limits, what: str) -> None:
             f"request into calls of about {per_call} {what} or fewer",
             total=total,
             limit=max_tokens,
+        )
+
+
+def check_tokens_before(bounds: list[int] | None, limits: Limits, what: str) -> None:
+    """The token limit checked on lower bounds from a cheap scan, before anything is tokenized."""
+    if bounds is None or limits.max_tokens is None:
+        return
+    total = sum(bounds)
+    if total > limits.max_tokens:
+        per_call = max(1, len(bounds) * limits.max_tokens // total)
+        raise TooManyTokensError(
+            f"at least {total} tokens (after truncation) in one call, over the limit of {limits.max_tokens}; "
+            f"split the request into calls of about {per_call} {what} or fewer",
+            total=total,
+            limit=limits.max_tokens,
         )
 
 
@@ -144,7 +165,7 @@ def check_unicode(text: str, what: str, index: int | None = None) -> None:
 
 def run_session(bundle: LoadedBundle, feeds: dict[str, np.ndarray]) -> np.ndarray:
     """One onnxruntime call returning the manifest's output."""
-    (output,) = bundle.session.run([bundle.manifest.output_name], feeds)
+    (output,) = bundle.session.run([bundle.manifest.output_name], feeds, bundle.run_options)
     return np.asarray(output)
 
 

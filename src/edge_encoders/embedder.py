@@ -12,6 +12,7 @@ from edge_encoders.bundle import (
     check_count,
     check_texts,
     check_tokens,
+    check_tokens_before,
     check_unicode,
 )
 from edge_encoders.errors import InvalidArgumentError
@@ -102,7 +103,8 @@ class Embedder(BundleModel):
         check_unicode(prefix, "prompt")
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
-        encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix)
+        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, "inputs")
+        encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix, max_chars=limits.max_scan_chars)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, "inputs")
         pooled = self._forward(encodings, lengths, stop)

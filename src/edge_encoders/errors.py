@@ -76,6 +76,17 @@ class InputTooLongError(InputError):
         self.limit = limit
 
 
+class UnboundedInputError(InputError):
+    """An input would have to be tokenized beyond the scan limit to know its kept tokens (no token boundary)."""
+
+    code = "input_unbounded"
+
+    def __init__(self, message: str, *, index: int, limit: int) -> None:
+        super().__init__(message)
+        self.index = index
+        self.limit = limit
+
+
 class InvalidArgumentError(InputError):
     """An argument has a value the model cannot honour (unknown prompt, dimensions too large, bad precision)."""
 

@@ -23,11 +23,15 @@ from typing import Any
 
 from tokenizers import Encoding, Tokenizer
 
+from edge_encoders.errors import UnboundedInputError
+
 # Normalizers that map characters one by one (or per combining sequence), never across a space.
 _LOCAL_NORMALIZERS = {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Prepend"}
 _MODELS = {"WordPiece", "BPE", "Unigram", "WordLevel"}
 # CJK ideograph blocks BERT's normalizer surrounds with spaces (a subset of its list is enough: fewer boundaries)
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A run of characters other than the four ASCII spaces, starting at its first letter or digit: one per run.
+_WORD = re.compile(r"[^\W_][^ \t\n\r]*")
 _FIRST_CHARS_PER_TOKEN = 8  # first prefix: this many characters per wanted token (English is about 4-5)
 _GROWTH = 4
 
@@ -102,22 +106,30 @@ class PrefixTokenizer:
         """Tokens of the whole text (no special tokens): for error messages about short-enough texts only."""
         return len(self._raw.encode(text, add_special_tokens=False).ids)
 
-    def first_tokens(self, texts: Sequence[str], n: int, *, head: str = "") -> list[Encoding]:
+    def first_tokens(
+        self, texts: Sequence[str], n: int, *, head: str = "", max_chars: int | None = None
+    ) -> list[Encoding]:
         """For each text, the first min(n, all) tokens of head + text, exactly as whole-text tokenization has them.
 
-        ``head`` (a prompt) is prepended lazily: a long prompt is never copied once per text.
+        ``head`` (a prompt) is prepended lazily: a long prompt is never copied once per text. With ``max_chars``,
+        no text is tokenized beyond that many characters: one that would need more (no token boundary early
+        enough, or a tokenizer whose prefixes cannot be proven exact) raises UnboundedInputError naming it.
         """
         if n < 1:
             raise ValueError("n must be at least 1")
         out: list[Encoding | None] = [None] * len(texts)
         pending = list(range(len(texts)))
         chars = _FIRST_CHARS_PER_TOKEN * (n + 1)
+        if max_chars is not None:
+            chars = min(chars, max_chars)
         while pending:
             pieces: list[str] = []
             whole: list[bool] = []
             for i in pending:
                 size = len(head) + len(texts[i])
-                is_whole = self.rule is None or size <= chars
+                is_whole = size <= chars or (self.rule is None and max_chars is None)
+                if not is_whole and self.rule is None:
+                    raise _unbounded(i, max_chars or chars)
                 pieces.append(head + texts[i] if is_whole else head[:chars] + texts[i][: max(0, chars - len(head))])
                 whole.append(is_whole)
             encodings = self._raw.encode_batch(pieces, add_special_tokens=False)
@@ -128,9 +140,26 @@ class PrefixTokenizer:
                     out[i] = enc
                 else:
                     still.append(i)
+            if still and max_chars is not None and chars >= max_chars:
+                raise _unbounded(still[0], max_chars)
             pending = still
-            chars *= _GROWTH
+            chars = chars * _GROWTH if max_chars is None else min(chars * _GROWTH, max_chars)
         return [enc for enc in out if enc is not None]
+
+    def lower_bounds(self, texts: Sequence[str], n: int, *, head: str = "") -> list[int] | None:
+        """For each text, a number of tokens head + text surely has (at most n), from a cheap scan of a prefix.
+
+        Every run of non-space characters holding a letter or digit gives at least one token in every tokenizer
+        family accepted here (letters and digits survive their normalizers). None when no bound is known.
+        """
+        if self.rule is None:
+            return None
+        chars = _FIRST_CHARS_PER_TOKEN * (n + 1)
+        bounds = []
+        for text in texts:
+            piece = head[:chars] + text[: max(0, chars - len(head))] if head else text[:chars]
+            bounds.append(min(n, len(_WORD.findall(piece))))
+        return bounds
 
     def _stable(self, piece: str, enc: Encoding) -> int:
         """How many leading tokens of a prefix's encoding end at or before its last boundary."""
@@ -144,3 +173,12 @@ class PrefixTokenizer:
                 break
             stable += 1
         return stable
+
+
+def _unbounded(index: int, limit: int) -> UnboundedInputError:
+    return UnboundedInputError(
+        f"input {index} has no token boundary (a space between words) early enough: knowing its kept tokens "
+        f"would take tokenizing more than {limit} characters of it; split it into words or shorten it",
+        index=index,
+        limit=limit,
+    )

@@ -12,6 +12,7 @@ from edge_encoders.bundle import (
     check_count,
     check_texts,
     check_tokens,
+    check_tokens_before,
     check_unicode,
 )
 from edge_encoders.errors import EmptyInputError, InvalidArgumentError
@@ -115,6 +116,7 @@ class Reranker(BundleModel):
         check_count(len(documents), limits, "documents")
         check_unicode(query, "query")
         check_texts(documents, "document")
+        check_tokens_before(self.tokenizer.pair_kept_lower_bound(query, documents), limits, "documents")
         scores, counts = self._score(
             [(query, d) for d in documents],
             raw_scores=raw_scores,
@@ -147,7 +149,7 @@ class Reranker(BundleModel):
         stop: StopToken | None = None,
     ) -> tuple[np.ndarray, list[int]]:
         """Token-checked once, under the caller's name for the inputs (documents or pairs); counted by the caller."""
-        encodings = self.tokenizer.encode_pairs(pairs, truncate=truncate)
+        encodings = self.tokenizer.encode_pairs(pairs, truncate=truncate, max_chars=limits.max_scan_chars)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, what)
         labels = self.manifest.num_labels or 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from edge_encoders.errors import BundleError, InputTooLongError
+from edge_encoders.errors import BundleError, InputTooLongError, UnboundedInputError
 from edge_encoders.prefix_tokenize import PrefixTokenizer
 
 # An over-long input's exact length is counted for the error message only up to this many characters.
@@ -66,17 +66,40 @@ class TextTokenizer:
         """Content tokens a (query, document) pair may keep between them."""
         return max(0, self.max_seq_length - self._tok.num_special_tokens_to_add(True))
 
-    def first_tokens(self, texts: Sequence[str], n: int, *, head: str = "") -> list[Encoding]:
-        """The first min(n, all) tokens of each head + text (no special tokens), tokenizing no more than needed."""
-        return self._prefix.first_tokens(texts, n, head=head)
+    def first_tokens(
+        self, texts: Sequence[str], n: int, *, head: str = "", max_chars: int | None = None
+    ) -> list[Encoding]:
+        """The first min(n, all) tokens of each head + text (no special tokens), tokenizing no more than needed.
 
-    def encode(self, texts: Sequence[str], *, truncate: bool, head: str = "") -> list[Encoding]:
+        max_chars: never tokenize more of a text than that (UnboundedInputError if it would be needed).
+        """
+        return self._prefix.first_tokens(texts, n, head=head, max_chars=max_chars)
+
+    def kept_lower_bound(self, texts: Sequence[str], *, head: str = "") -> list[int] | None:
+        """Tokens (with specials) each text will surely keep after truncation, from a scan cheaper than tokenizing."""
+        bounds = self._prefix.lower_bounds(texts, self.single_room, head=head)
+        specials = self._tok.num_special_tokens_to_add(False)
+        return None if bounds is None else [b + specials for b in bounds]
+
+    def pair_kept_lower_bound(self, query: str, documents: Sequence[str]) -> list[int] | None:
+        """The same for (query, document) pairs: a pair keeps min(room, query + document tokens) + specials."""
+        room = self.pair_room
+        q = self._prefix.lower_bounds([query], room)
+        d = self._prefix.lower_bounds(documents, room)
+        if q is None or d is None:
+            return None
+        specials = self._tok.num_special_tokens_to_add(True)
+        return [min(room, q[0] + b) + specials for b in d]
+
+    def encode(
+        self, texts: Sequence[str], *, truncate: bool, head: str = "", max_chars: int | None = None
+    ) -> list[Encoding]:
         """Encode single texts (each prefixed by head); without truncation an over-long one raises InputTooLongError.
 
         Each text is tokenized only as far as truncation keeps it (plus one token to know it was cut).
         """
         room = self.single_room
-        firsts = self.first_tokens(texts, room + 1, head=head)
+        firsts = self.first_tokens(texts, room + 1, head=head, max_chars=max_chars)
         out = []
         for index, enc in enumerate(firsts):
             if not truncate and len(enc.ids) > room:
@@ -85,7 +108,9 @@ class TextTokenizer:
             out.append(self._tok.post_process(enc, None, add_special_tokens=True))
         return out
 
-    def encode_pairs(self, pairs: Sequence[tuple[str, str]], *, truncate: bool) -> list[Encoding]:
+    def encode_pairs(
+        self, pairs: Sequence[tuple[str, str]], *, truncate: bool, max_chars: int | None = None
+    ) -> list[Encoding]:
         """Encode (query, document) pairs with real segment ids; truncation cuts the longest side first.
 
         Each distinct query is tokenized once, and every side only as far as the pair can keep it: tokenizers'
@@ -95,10 +120,10 @@ class TextTokenizer:
         """
         room = self.pair_room
         distinct = list(dict.fromkeys(q for q, _ in pairs))
-        plus = dict(zip(distinct, self.first_tokens(distinct, room + 2), strict=True))
+        plus = dict(zip(distinct, self._queries(distinct, room + 2, max_chars), strict=True))
         capped = {q: _cut(enc, room + 1) for q, enc in plus.items()}
-        docs = self.first_tokens([d for _, d in pairs], room + 1)
-        longer = self._longer_queries(pairs, docs, capped) if room % 2 else set()
+        docs = self.first_tokens([d for _, d in pairs], room + 1, max_chars=max_chars)
+        longer = self._longer_queries(pairs, docs, capped, max_chars) if room % 2 else set()
         out = []
         for index, ((query, _), doc) in enumerate(zip(pairs, docs, strict=True)):
             first = plus[query] if index in longer else capped[query]
@@ -107,18 +132,44 @@ class TextTokenizer:
             out.append(self._tok.post_process(first, doc, add_special_tokens=True))
         return out
 
+    def _queries(self, queries: list[str], n: int, max_chars: int | None) -> list[Encoding]:
+        try:
+            return self.first_tokens(queries, n, max_chars=max_chars)
+        except UnboundedInputError as exc:
+            raise UnboundedInputError(
+                exc.message.replace(f"input {exc.index}", "the query", 1), index=exc.index, limit=exc.limit
+            ) from None
+
     def _longer_queries(
-        self, pairs: Sequence[tuple[str, str]], docs: list[Encoding], capped: dict[str, Encoding]
+        self,
+        pairs: Sequence[tuple[str, str]],
+        docs: list[Encoding],
+        capped: dict[str, Encoding],
+        max_chars: int | None,
     ) -> set[int]:
-        """Indices of pairs whose both sides exceed the room and whose query has more tokens than its document."""
+        """Indices of pairs whose both sides exceed the room and whose query has more tokens than its document.
+
+        Both sides are tokenized further only until the shorter one ends; with max_chars, a pair whose two sides
+        both go on past that many characters is refused (which side is longer decides the cut).
+        """
         full = self.pair_room + 1
         pending = [i for i, d in enumerate(docs) if len(d.ids) == full and len(capped[pairs[i][0]].ids) == full]
         longer: set[int] = set()
         n = 4 * full
         while pending:
             queries = list(dict.fromkeys(pairs[i][0] for i in pending))
-            q_len = {q: len(e.ids) for q, e in zip(queries, self.first_tokens(queries, n), strict=True)}
-            d_len = [len(e.ids) for e in self.first_tokens([pairs[i][1] for i in pending], n)]
+            try:
+                q_enc = self.first_tokens(queries, n, max_chars=max_chars)
+                d_enc = self.first_tokens([pairs[i][1] for i in pending], n, max_chars=max_chars)
+            except UnboundedInputError as exc:
+                raise UnboundedInputError(
+                    f"the query and a document are both longer than the model keeps and both go on past "
+                    f"{exc.limit} characters: the cut depends on which is longer; shorten the query",
+                    index=exc.index,
+                    limit=exc.limit,
+                ) from None
+            q_len = {q: len(e.ids) for q, e in zip(queries, q_enc, strict=True)}
+            d_len = [len(e.ids) for e in d_enc]
             still = []
             for i, dl in zip(pending, d_len, strict=True):
                 ql = q_len[pairs[i][0]]
