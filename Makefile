@@ -46,7 +46,7 @@ export: setup ## export, optimize, quantize, validate -> artifacts/embed and art
 
 serve: setup ## run the HTTP API under uvicorn on 127.0.0.1:8080 (HOST=, PORT= to change)
 	EDGE_EMBED_BUNDLE=$${EDGE_EMBED_BUNDLE:-$(OUT)/embed} EDGE_RERANK_BUNDLE=$${EDGE_RERANK_BUNDLE:-$(OUT)/rerank} \
-		$(PY) -m uvicorn handler.app:app --host $(HOST) --port $(PORT)
+		$(PY) -m handler.serve --host $(HOST) --port $(PORT)
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

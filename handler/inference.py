@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from edge_encoders import EmbedResult, Limits, RerankResult
-from edge_encoders.bundle import check_count
+from edge_encoders.bundle import check_count, check_tokens_before
 from handler import limits, tokens
 from handler.admission import current_stop
 from handler.observability import RequestFacts
@@ -58,6 +58,8 @@ def rerank(
     reranker = state.models.require_reranker()
     call_limits = _limits(state)
     check_count(len(documents), call_limits, what)
+    bounds = reranker.tokenizer.pair_kept_lower_bound(query, documents, doc_cap=max_tokens_per_doc)
+    check_tokens_before(bounds, call_limits, what)
     if max_tokens_per_doc is not None:
         documents = tokens.cut_documents(reranker, documents, max_tokens_per_doc)
     facts.inputs = len(documents)

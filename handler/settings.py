@@ -65,6 +65,7 @@ class Settings:
     request_timeout_ms: int = 30000  # per-request deadline; 0 = none (Lambda's remaining time still applies)
     lambda_margin_ms: int = 1000  # under Lambda: stop this long before the invocation's time runs out
     trim_after_bytes: int = 262144  # after a request body this large, give freed memory back (malloc_trim); 0 = never
+    header_timeout_ms: int = 10000  # python -m handler.serve: close a connection whose request head is this late
     body_timeout_ms: int = 10000  # longest wait for the next piece of a request body (slow clients); 0 = none
 
     # Auth: an optional bearer API key, from one of these sources (first non-empty wins).
@@ -111,6 +112,7 @@ class Settings:
             "lambda_margin_ms",
             "body_timeout_ms",
             "trim_after_bytes",
+            "header_timeout_ms",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")

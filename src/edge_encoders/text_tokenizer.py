@@ -81,15 +81,21 @@ class TextTokenizer:
         specials = self._tok.num_special_tokens_to_add(False)
         return None if bounds is None else [b + specials for b in bounds]
 
-    def pair_kept_lower_bound(self, query: str, documents: Sequence[str]) -> list[int] | None:
-        """The same for (query, document) pairs: a pair keeps min(room, query + document tokens) + specials."""
+    def pair_kept_lower_bound(
+        self, query: str, documents: Sequence[str], *, doc_cap: int | None = None
+    ) -> list[int] | None:
+        """The same for (query, document) pairs: a pair keeps min(room, query + document tokens) + specials.
+
+        doc_cap: documents will first be cut to that many tokens.
+        """
         room = self.pair_room
         q = self._prefix.lower_bounds([query], room)
         d = self._prefix.lower_bounds(documents, room)
         if q is None or d is None:
             return None
         specials = self._tok.num_special_tokens_to_add(True)
-        return [min(room, q[0] + b) + specials for b in d]
+        cap = room if doc_cap is None else doc_cap
+        return [min(room, q[0] + min(b, cap)) + specials for b in d]
 
     def encode(
         self, texts: Sequence[str], *, truncate: bool, head: str = "", max_chars: int | None = None

@@ -86,24 +86,36 @@ def _fill(total_chars: int, word: str = "lorem ipsum dolor sit amet ") -> str:
     return (word * (total_chars // len(word) + 1))[:total_chars]
 
 
-def hostile_set() -> list[tuple[str, dict[str, Any]]]:
-    """Requests a hostile or careless client sends, each within the 6 MB body limit unless named 'over'."""
+def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
+    """Requests a hostile or careless client sends, each within the 6 MB body limit unless named 'over'.
+
+    `admitted`: how many 6 KB texts the two requests that pass every limit carry (they run the model).
+    """
     near = BODY_LIMIT - 4096
     docs_6k = [_fill(6000)] * 1000
     return [
         ("rerank 32KB query x 1024 one-letter docs", event("/rerank", {"query": _fill(32_000), "texts": ["a"] * 1024})),
-        ("rerank 3MB query + 3MB doc", event("/rerank", {"query": _fill(near // 2 - 64), "texts": [_fill(near // 2 - 64)]})),
+        (
+            "rerank 3MB query + 3MB doc",
+            event("/rerank", {"query": _fill(near // 2 - 64), "texts": [_fill(near // 2 - 64)]}),
+        ),
         ("embed one 6MB string", event("/embed", {"inputs": _fill(near)})),
         ("embed one 6MB word", event("/embed", {"inputs": "a" * near})),
         ("embed one 6MB whitespace run", event("/embed", {"inputs": "a" + " " * (near - 2) + "b"})),
         ("embed 2M CJK characters", event("/embed", {"inputs": "中文字符" * (near // 28)})),
-        ("embed 250 x 6KB (admitted, 64K tokens)", event("/embed", {"inputs": docs_6k[:250]})),
-        ("rerank 32KB query x 200 docs (admitted)", event("/rerank", {"query": _fill(32_000), "texts": docs_6k[:200]})),
+        (f"embed {admitted} x 6KB (admitted)", event("/embed", {"inputs": docs_6k[:admitted]})),
+        (
+            f"rerank 32KB query x {admitted} docs (admitted)",
+            event("/rerank", {"query": _fill(32_000), "texts": docs_6k[:admitted]}),
+        ),
         ("embed 6MB string, truncate off", event("/embed", {"inputs": _fill(near), "truncate": False})),
         ("embed 1000 x 6KB", event("/embed", {"inputs": docs_6k})),
         ("openai 1000 x 6KB", event("/v1/embeddings", {"input": docs_6k, "model": "m"})),
         ("embed 3MB prompt x 1000 inputs", event("/embed", {"inputs": ["x"] * 1000, "prompt": _fill(near // 2)})),
-        ("cohere 1000 x 6KB docs, max_tokens_per_doc", event("/v2/rerank", {"query": "q", "documents": docs_6k, "max_tokens_per_doc": 100})),
+        (
+            "cohere 1000 x 6KB docs, max_tokens_per_doc",
+            event("/v2/rerank", {"query": "q", "documents": docs_6k, "max_tokens_per_doc": 100}),
+        ),
         ("rerank 100k docs (too many)", event("/rerank", {"query": "q", "texts": ["a"] * 100_000})),
         ("embed lone surrogate", event("/embed", raw='{"inputs": ["ok", "\\ud800"]}')),
         ("over the body limit", event("/embed", {"inputs": _fill(BODY_LIMIT + 1024)})),
@@ -123,7 +135,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         max_body_bytes=BODY_LIMIT,
     )
     handler = lambda_handler_for(create_app(settings))
-    small = [event("/embed", {"inputs": ["warm up", "a second text"]}), event("/rerank", {"query": "q", "texts": ["a", "b"]})]
+    small = [
+        event("/embed", {"inputs": ["warm up", "a second text"]}),
+        event("/rerank", {"query": "q", "texts": ["a", "b"]}),
+    ]
     for e in small * 3:
         handler(e, Context())
     gc.collect()
@@ -131,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     can_reset = reset_peak()
     results = []
     for _round in range(args.rounds):
-        for name, ev in hostile_set():
+        for name, ev in hostile_set(args.admitted):
             gc.collect()
             reset_peak()
             started = time.perf_counter()
@@ -143,7 +158,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "status": answer["statusCode"],
                     "seconds": round(seconds, 3),
                     "peak_above_warm_mb": round(peak_mb() - warm, 1) if can_reset else None,
-                    "code": json.loads(answer["body"]).get("error", {}).get("code") if answer["statusCode"] >= 400 else None,
+                    "code": json.loads(answer["body"]).get("error", {}).get("code")
+                    if answer["statusCode"] >= 400
+                    else None,
                 }
             )
             del answer, ev
@@ -159,6 +176,7 @@ def main() -> None:
     parser.add_argument("--rerank", default=str(REPO / "artifacts" / "rerank"))
     parser.add_argument("--arena", choices=["on", "off"], default="on")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--admitted", type=int, default=64, help="6 KB texts in the requests that run the model")
     print(json.dumps(run(parser.parse_args())))
 
 
