@@ -33,7 +33,8 @@ def probe() -> dict:
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict = json.loads(done.stdout)
     for r in result["requests"]:
-        print(f"{r['status']} {r['code'] or '':16} {r['seconds']:7.3f} s  peak +{r['peak_above_warm_mb']} MB  {r['name']}")
+        peak = r["peak_above_warm_mb"]
+        print(f"{r['status']} {r['code'] or '':16} {r['seconds']:7.3f} s  peak +{peak} MB  {r['name']}")
     print(f"warm {result['warm_mb']} MB, settled {result['settled_mb']} MB")
     return result
 
