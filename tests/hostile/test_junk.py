@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from contract.handler_support import FakeLambdaContext, make_app
+from hostile.probe import event
 from starlette.testclient import TestClient
 
 from handler.app import lambda_handler_for
-from tests.hostile.probe import event
 
 # route -> a valid body, and the string fields (JSON paths) a client controls
 ROUTES: dict[str, tuple[dict[str, Any], list[str]]] = {

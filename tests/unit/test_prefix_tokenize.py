@@ -12,11 +12,11 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers.toy_bundles import minilm_tokenizer_json
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from edge_encoders.prefix_tokenize import PrefixTokenizer, rule_for
 from edge_encoders.text_tokenizer import TextTokenizer
-from tests.helpers.toy_bundles import minilm_tokenizer_json
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "validation"
 
