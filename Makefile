@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean
+.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean soak
 
 # Lambda / SAM (image, invoke, deploy need Docker and AWS; not run in CI)
 ARCH ?= x86_64
@@ -82,6 +82,10 @@ invoke: tools ## sam build + sam local invoke -e $(EVENT) (needs Docker)
 deploy: tools ## sam build + sam deploy --guided (needs Docker and AWS credentials)
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 	$(SAM) deploy --guided --resolve-image-repos --capabilities CAPABILITY_IAM
+
+SOAK_ARGS ?=
+soak: setup export ## 10 minutes of mixed + hostile traffic at concurrency 64 on uvicorn; prints RSS over time and the targets
+	$(PY) scripts/soak.py $(SOAK_ARGS)
 
 bench: setup export ## benchmark vs sentence-transformers/torch, ST onnx backend, fastembed -> results/
 	$(PY) -m bench

@@ -32,6 +32,25 @@ def _load_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _load_trim()
+_M_ARENA_MAX = -8  # glibc mallopt parameter
+
+
+def limit_arenas(count: int) -> bool:
+    """Cap glibc's malloc arenas (one per thread by default, up to 8 x cores), as MALLOC_ARENA_MAX does.
+
+    Under uvicorn every worker thread that touches a big request keeps its own arena of freed memory; measured
+    under the soak (64 clients), RSS climbed by about 150 MB in a minute without a cap. Call before threads start.
+    """
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, count))
 
 
 def release() -> bool:

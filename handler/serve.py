@@ -4,7 +4,8 @@ Why not plain `uvicorn handler.app:app`: uvicorn sends `server: uvicorn` on ever
 a client that opens a connection and sends its request head slowly or not at all (slowloris): 30 such clients
 were measured to stay connected indefinitely. Here the server header is off, and a connection whose request
 line and headers are not complete within EDGE_HEADER_TIMEOUT_MS is closed. A stalled *body* is answered 408 by
-the middleware (EDGE_BODY_TIMEOUT_MS). Keep-alive idles out after 5 s (uvicorn's default).
+the middleware (EDGE_BODY_TIMEOUT_MS). Keep-alive idles out after 5 s (uvicorn's default). glibc's malloc arenas
+are capped (EDGE_MALLOC_ARENAS) so freed memory is shared by the worker threads instead of kept per thread.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from handler import memory
 from handler.settings import Settings, SettingsError
 
 log = logging.getLogger("handler")
@@ -70,6 +72,7 @@ def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
         server_header=False,
         timeout_keep_alive=5,
         lifespan="off",
+        access_log=False,  # the app writes its own JSON access line per request
         log_level=settings.log_level.lower(),
     )
 
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as exc:  # the app itself answers 503 bad_configuration; use defaults for the server
         log.error("bad configuration: %s", exc)
         settings = Settings()
+    memory.limit_arenas(settings.malloc_arenas)
     uvicorn.Server(config(args.host, args.port, settings)).run()
 
 
