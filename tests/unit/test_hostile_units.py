@@ -151,3 +151,11 @@ def test_lambda_answers_json_before_its_time_runs_out() -> None:
     assert json.loads(out["body"])["error"]["code"] in ("queue_timeout", "deadline_exceeded")
     ok = handler(event("/embed", {"inputs": ["hello"]}), ShortContext(20_000))
     assert ok["statusCode"] == 200
+
+
+def test_every_setting_is_documented() -> None:
+    from dataclasses import fields
+
+    doc = (Path(__file__).resolve().parents[2] / "handler" / "SETTINGS.md").read_text()
+    missing = [f.name for f in fields(Settings) if f"`EDGE_{f.name.upper()}`" not in doc]
+    assert not missing, f"add these to handler/SETTINGS.md: {missing}"
