@@ -140,6 +140,9 @@ def test_text_tokenizer_singles_and_pairs_match_tokenizers(tmp_path, corpus, max
     for text, enc in zip(corpus, singles, strict=True):
         want = reference.encode(text)
         assert (enc.ids, enc.type_ids, enc.attention_mask) == (want.ids, want.type_ids, want.attention_mask)
+    for head in ("query: ", "a long instruction prompt " * 40):
+        for text, enc in zip(corpus, ours.encode(corpus, truncate=True, head=head), strict=True):
+            assert enc.ids == reference.encode(head + text).ids, (head[:20], text[:40])
     rng = random.Random(3)
     # both sides over the room with an odd room: the longer side keeps the extra token
     queries = [rng.choice(corpus) for _ in range(6)] + ["short query", "", "x" * 5000, "long query " * 300]
