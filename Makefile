@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean
+.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak
 
 # Lambda / SAM (image, invoke, deploy need Docker and AWS; not run in CI)
 ARCH ?= x86_64
@@ -46,7 +46,7 @@ export: setup ## export, optimize, quantize, validate -> artifacts/embed and art
 
 serve: setup ## run the HTTP API under uvicorn on 127.0.0.1:8080 (HOST=, PORT= to change)
 	EDGE_EMBED_BUNDLE=$${EDGE_EMBED_BUNDLE:-$(OUT)/embed} EDGE_RERANK_BUNDLE=$${EDGE_RERANK_BUNDLE:-$(OUT)/rerank} \
-		$(PY) -m uvicorn handler.app:app --host $(HOST) --port $(PORT)
+		$(PY) -m handler.serve --host $(HOST) --port $(PORT)
 
 lint: setup ## ruff (lint + format check), mypy, and the import layers (import-linter)
 	$(VENV)/bin/ruff check .
@@ -87,6 +87,10 @@ invoke: tools export ## sam build + sam local invoke -e $(EVENT) (needs Docker)
 deploy: tools export ## sam build + sam deploy --guided (needs Docker and AWS credentials)
 	$(SAM) build --parameter-overrides Architecture=$(ARCH)
 	$(SAM) deploy --guided --resolve-image-repos --capabilities CAPABILITY_IAM
+
+SOAK_ARGS ?=
+soak: setup export ## 10 minutes of mixed + hostile traffic at concurrency 64 on uvicorn; prints RSS over time and the targets
+	$(PY) scripts/soak.py $(SOAK_ARGS)
 
 bench: setup export ## benchmark vs sentence-transformers/torch, ST onnx backend, fastembed -> results/
 	$(PY) -m bench

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +29,7 @@ from handler import (
     routes_meta,
     routes_native,
     routes_openai,
+    routes_ready,
     routes_rerank,
     routes_tei,
 )
@@ -86,6 +89,7 @@ def create_app(
             "disabled": sorted(models.disabled),
             "config_error": config_error,
             "runtime": edge_encoders.__version__,
+            "versions": _versions(),
         }
     )
 
@@ -102,7 +106,7 @@ def create_app(
     errors.install(app)
     if settings.docs:
         docs.install(app)
-    for module in (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta):
+    for module in (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta, routes_ready):
         app.include_router(module.router)
     app.add_middleware(EdgeMiddleware, state=state)
     app.add_middleware(DialectMiddleware, metrics=app.state.metrics)  # outside: it sees every error
@@ -156,6 +160,20 @@ def _event_error(status: int, code: str, message: str) -> dict[str, Any]:
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")
+
+
+def _versions() -> dict[str, str]:
+    """The serving stack's versions, for the init log line (never shown to clients)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
 
 
 def _setup_logging(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from handler.settings import Settings
 log = logging.getLogger("handler")
 
 # Paths served without a key: a liveness probe needs none and reveals nothing.
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/ready"})
 DOCS_PATHS = frozenset(
     {
         "/docs",
