@@ -51,7 +51,7 @@ def _request(rng: random.Random) -> tuple[str, str, object]:
     if roll < 0.35:
         return "ok", "/native/embed", {"inputs": rng.sample(VALIDATION, rng.randint(1, 8))}
     if roll < 0.55:
-        return "ok", "/v1/embeddings", {"input": rng.sample(VALIDATION, 32), "model": "m"}
+        return "ok", "/v1/embeddings", {"input": rng.sample(VALIDATION, 32)}
     if roll < 0.75:
         item = rng.choice(RERANK)
         return "ok", "/native/rerank", {"query": item["query"], "texts": item["passages"][:10]}

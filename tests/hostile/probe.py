@@ -113,7 +113,7 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("embed 6MB string, truncate off", event("/native/embed", {"inputs": _fill(near), "truncate": False})),
         ("embed 1000 x 6KB", event("/native/embed", {"inputs": docs_6k})),
-        ("openai 1000 x 6KB", event("/v1/embeddings", {"input": docs_6k, "model": "m"})),
+        ("openai 1000 x 6KB", event("/v1/embeddings", {"input": docs_6k})),
         (
             "embed 3MB prompt x 1000 inputs",
             event("/native/embed", {"inputs": ["x"] * 1000, "prompt": _fill(near // 2)}),

@@ -132,7 +132,10 @@ def test_no_server_header_and_no_versions(busy: Server) -> None:
 
 def test_a_disconnected_client_s_work_stops_at_the_next_micro_batch(patient: Server) -> None:
     body = json.dumps({"inputs": [TEXT_6K] * 250}).encode()
-    head = f"POST /native/embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = (
+        "POST /native/embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", patient.port)) as sock:
         sock.sendall(head.encode() + body)
         time.sleep(1.0)
