@@ -42,6 +42,10 @@ def _part(v: dict[str, Any], part: str, *names: str, digits: int = 4) -> str:
     return "/".join(_fmt(float(figures[n]), digits) for n in names)
 
 
+def _top1(v: dict[str, Any]) -> str:
+    return f"{_part(v, 'tune', 'top1_agreement', digits=3)}/{_part(v, 'heldout', 'top1_agreement', digits=3)}"
+
+
 EMBED_COLUMNS = [
     ("size MB", lambda v: f"{v['size'] / 1e6:.1f}"),
     ("cos mean/min tune", lambda v: _part(v, "tune", "cos_mean", "cos_min")),
@@ -55,7 +59,7 @@ RERANK_COLUMNS = [
     ("size MB", lambda v: f"{v['size'] / 1e6:.1f}"),
     ("spearman mean/min tune", lambda v: _part(v, "tune", "spearman_mean", "spearman_min")),
     ("held-out", lambda v: _part(v, "heldout", "spearman_mean", "spearman_min")),
-    ("top1 tune/held-out", lambda v: f"{_part(v, 'tune', 'top1_agreement', digits=3)}/{_part(v, 'heldout', 'top1_agreement', digits=3)}"),
+    ("top1 tune/held-out", _top1),
     ("max|d|", lambda v: _fmt(v["metrics"].get("max_abs_diff"), 4)),
     ("batch-inv |d|", lambda v: _fmt(v["metrics"].get("batch_invariance_max_abs_diff"), 5)),
     ("pairs/s", lambda v: _fmt(v["metrics"].get("pairs_per_s"), 0)),

@@ -7,7 +7,7 @@ weight MatMul ``y = x @ W`` becomes
     xs  = x * (1/s)                                  SmoothQuant: s_j = max|x_j|^a / max|W_j,:|^(1-a)
     r   = max(|xs|, last axis)                       one scale per row, so no row sees another
     q   = QuantizeLinear(xs * (127/r), 1, 128)       uint8, symmetric around the zero point 128
-    y   = MatMulIntegerToFloat(q, Wq, 1, c, 128) * (r/127)      Wq = round(s*W / c), c per column
+    y   = MatMulIntegerToFloat(q, Wq, 1, c/127, 128) * r        Wq = round(s*W / c), c per column
 
 All integer arithmetic is exact, so the result is the same whatever else is in the batch. U8S8 with a scalar
 zero point is the combination onnxruntime's x86 int8 GEMM runs fast (S8S8 and a per-row zero point do not).
@@ -16,7 +16,7 @@ Consumers of the same activation (Q, K and V) share one smoothing vector and one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,8 @@ class RowQuantPlan:
 
     alpha: float | None = 0.5
     exclude: set[str] = field(default_factory=set)  # node names left in fp32
+    smooth_only_after: frozenset[str] | None = None  # smooth only activations made by these op types (None: all)
+    embeddings: bool = True  # word-embedding table as int8 rows too
 
 
 def weight_matmuls(model: object) -> list[WeightMatMul]:
@@ -105,12 +107,13 @@ def activation_maxima(
 
 
 def matmul_sensitivity(
-    model_path: Path, feeds: Iterable[dict[str, np.ndarray]], max_rows: int = 4096
+    model_path: Path, feeds: Iterable[dict[str, np.ndarray]], max_rows: int = 1024, rows_per_feed: int = 32
 ) -> list[tuple[str, float]]:
     """Weight MatMuls, most sensitive first: relative error of dynamic int8 (per-tensor x, per-column W).
 
     Measured on the captured calibration activations with numpy: one model run, no quantized model builds.
-    Each feed is quantized as one tensor, as onnxruntime's dynamic int8 does for a one-text call.
+    Each feed is quantized as one tensor, as onnxruntime's dynamic int8 does for a one-text call; the error is
+    summed over an even sample of at most rows_per_feed of its tokens (bounded cost on long reranker pairs).
     """
     import onnx
     from onnx import numpy_helper
@@ -128,15 +131,16 @@ def matmul_sensitivity(
     seen = 0
     for rows in _capture(model_path, feeds, names):
         for m in matmuls:
-            x = rows[m.activation]
-            lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
-            scale = max(hi - lo, EPS) / 255.0
-            zero = np.rint(-lo / scale)
-            xq = (np.clip(np.rint(x / scale) + zero, 0, 255) - zero) * scale
+            full = rows[m.activation]
+            lo, hi = min(float(full.min()), 0.0), max(float(full.max()), 0.0)
+            step = max(hi - lo, EPS) / 255.0
+            zero = float(np.rint(-lo / step))
+            x = full[:: max(1, len(full) // rows_per_feed)]
+            xq = (np.clip(np.rint(x / step) + zero, 0, 255) - zero) * step
             ref = x @ weights[m.weight]
             errors[m.node_name][0] += float(np.sum((xq @ quantized[m.weight] - ref) ** 2))
             errors[m.node_name][1] += float(np.sum(ref**2))
-        seen += len(next(iter(rows.values()))) if rows else 0
+        seen += min(rows_per_feed, len(next(iter(rows.values())))) if rows else 0
         if seen >= max_rows:
             break
     ranked = [(name, float(np.sqrt(e / max(r, EPS)))) for name, (e, r) in errors.items()]
@@ -176,6 +180,10 @@ def rewrite(model: object, maxima: dict[str, np.ndarray], plan: RowQuantPlan) ->
     for m in chosen:
         by_activation.setdefault(m.activation, []).append(m)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)  # type: ignore[attr-defined]
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    smooth_after = plan.smooth_only_after
+    if smooth_after is not None and not any(producer.get(a) in smooth_after for a in by_activation):
+        smooth_after = None  # e.g. LayerNorm decomposed into primitive ops: smooth everything instead
     fresh = _names("rowq")
     new_inits: list[onnx.TensorProto] = []
 
@@ -185,22 +193,21 @@ def rewrite(model: object, maxima: dict[str, np.ndarray], plan: RowQuantPlan) ->
         return name
 
     one, zero_u8 = const(np.array(1.0, np.float32)), const(np.array(128, np.uint8))
-    k127, inv127, eps = const(np.array(127.0, np.float32)), const(np.array(1 / 127.0, np.float32)), const(
-        np.array(EPS, np.float32)
-    )
+    k127, eps = const(np.array(127.0, np.float32)), const(np.array(EPS, np.float32))
     axes = const(np.array([-1], np.int64))
     replaced: dict[str, list[onnx.NodeProto]] = {}  # node name -> nodes that replace it
     for activation, consumers in by_activation.items():
         weights = [numpy_helper.to_array(inits[m.weight]).astype(np.float32) for m in consumers]
         nodes: list[onnx.NodeProto] = []
         x = activation
-        if plan.alpha is not None and activation in maxima:
+        wanted = smooth_after is None or producer.get(activation) in smooth_after
+        if plan.alpha is not None and activation in maxima and wanted:
             s = smoothing_scales(maxima[activation], weights, plan.alpha)
             weights = [w * s[:, None] for w in weights]
             xs = next(fresh)
             nodes.append(helper.make_node("Mul", [x, const((1.0 / s).astype(np.float32))], [xs], name=xs))
             x = xs
-        t = [next(fresh) for _ in range(7)]
+        t = [next(fresh) for _ in range(6)]
         nodes.append(helper.make_node("Abs", [x], [t[0]], name=t[0]))
         if opset >= 18:
             nodes.append(helper.make_node("ReduceMax", [t[0], axes], [t[1]], name=t[1], keepdims=1))
@@ -210,9 +217,9 @@ def rewrite(model: object, maxima: dict[str, np.ndarray], plan: RowQuantPlan) ->
         nodes.append(helper.make_node("Div", [k127, t[2]], [t[3]], name=t[3]))
         nodes.append(helper.make_node("Mul", [x, t[3]], [t[4]], name=t[4]))
         nodes.append(helper.make_node("QuantizeLinear", [t[4], one, zero_u8], [t[5]], name=t[5]))
-        nodes.append(helper.make_node("Mul", [t[2], inv127], [t[6]], name=t[6]))
         for m, w in zip(consumers, weights, strict=True):
             wq, col = quantize_columns(w)
+            col = (col / 127.0).astype(np.float32)  # so the row factor is max|x| itself
             y = next(fresh)
             mm = helper.make_node(
                 "MatMulIntegerToFloat",
@@ -221,28 +228,75 @@ def rewrite(model: object, maxima: dict[str, np.ndarray], plan: RowQuantPlan) ->
                 name=y,
                 domain=MS_DOMAIN,
             )
-            out = helper.make_node("Mul", [y, t[6]], [m.output], name=f"{m.node_name}_rowq")
+            out = helper.make_node("Mul", [y, t[2]], [m.output], name=f"{m.node_name}_rowq")
             replaced.setdefault(m.node_name, []).extend([mm, out])
         first = consumers[0].node_name
         replaced[first] = nodes + replaced[first]
 
-    new_nodes = []
-    for node in graph.node:
-        new_nodes.extend(replaced.get(node.name, [node]) if node.name in replaced else [node])
-    del graph.node[:]
-    graph.node.extend(new_nodes)
-    used = {i for node in graph.node for i in node.input}
-    kept = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept + new_inits)
+    _splice(model, replaced, new_inits)
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):  # type: ignore[attr-defined]
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))  # type: ignore[attr-defined]
     return model
 
 
-def build_rowwise(
-    fp32_path: Path, out_path: Path, feeds: Iterable[dict[str, np.ndarray]], plan: RowQuantPlan
-) -> None:
+def quantize_embedding_tables(model: object, min_rows: int = 4096) -> int:
+    """Store large Gather tables (word embeddings) as int8 with one scale per row; returns how many.
+
+    Why: the word-embedding table is most of what the int8 file still holds in fp32 (47 MB of 59 for MiniLM).
+    A row's lookup does not depend on any other row, so this keeps batch invariance.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph  # type: ignore[attr-defined]
+    inits = {i.name: i for i in graph.initializer}
+    replaced: dict[str, list[object]] = {}
+    new_inits = []
+    for node in graph.node:
+        if node.op_type != "Gather" or node.input[0] not in inits or dict_attr(node, "axis", 0) != 0:
+            continue
+        table = inits[node.input[0]]
+        if len(table.dims) != 2 or table.dims[0] < min_rows or table.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(table).astype(np.float32)
+        scale = (np.maximum(np.abs(values).max(axis=1, keepdims=True), EPS) / 127.0).astype(np.float32)
+        q = np.clip(np.rint(values / scale), -127, 127).astype(np.int8)
+        qn, sn = f"{table.name}_int8rows", f"{table.name}_rowscale"
+        new_inits += [numpy_helper.from_array(q, qn), numpy_helper.from_array(scale, sn)]
+        out = node.output[0]
+        replaced[node.name] = [
+            helper.make_node("Gather", [qn, node.input[1]], [f"{out}_q"], name=f"{node.name}_q", axis=0),
+            helper.make_node("Gather", [sn, node.input[1]], [f"{out}_s"], name=f"{node.name}_s", axis=0),
+            helper.make_node("Cast", [f"{out}_q"], [f"{out}_f"], name=f"{node.name}_f", to=TensorProto.FLOAT),
+            helper.make_node("Mul", [f"{out}_f", f"{out}_s"], [out], name=f"{node.name}_deq"),
+        ]
+    _splice(model, replaced, new_inits)
+    return len(replaced)
+
+
+def dict_attr(node: object, name: str, default: int) -> int:
+    from onnx import helper
+
+    for attr in node.attribute:  # type: ignore[attr-defined]
+        if attr.name == name:
+            return int(helper.get_attribute_value(attr))
+    return default
+
+
+def _splice(model: object, replaced: Mapping[str, Sequence[object]], new_inits: Sequence[object]) -> None:
+    """Replace nodes by name (keeping order), add initializers, drop initializers nothing uses any more."""
+    graph = model.graph  # type: ignore[attr-defined]
+    nodes: list[object] = []
+    for node in graph.node:
+        nodes.extend(replaced.get(node.name, [node]))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for node in graph.node for i in node.input}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept + [i for i in new_inits if i.name in used])  # type: ignore[attr-defined]
+
+
+def build_rowwise(fp32_path: Path, out_path: Path, feeds: Iterable[dict[str, np.ndarray]], plan: RowQuantPlan) -> None:
     """Calibrate (when smoothing), rewrite and save. The first consumer of an activation hosts the shared chain."""
     import onnx
 
@@ -250,4 +304,6 @@ def build_rowwise(
     activations = sorted({m.activation for m in weight_matmuls(model)})
     maxima = activation_maxima(fp32_path, feeds, activations) if plan.alpha is not None else {}
     rewrite(model, maxima, plan)
+    if plan.embeddings:
+        quantize_embedding_tables(model)
     onnx.save(model, str(out_path))

@@ -125,7 +125,8 @@ def validate_embedder(bundle_dir: Path, vset: ValidationSet, ref: EmbedReference
     # The gate takes the worse of two compositions a server really sees: all texts in one call, and each alone.
     alone = np.concatenate([embedder.embed([t]) for t in texts])
     held_rows, held_queries = vset.heldout_rows(), vset.heldout_queries()
-    figures = _embed_figures(vset, ref.vectors, vectors, alone, np.ones(len(texts), bool), np.ones(len(held_queries), bool))
+    every_row, every_query = np.ones(len(texts), bool), np.ones(len(held_queries), bool)
+    figures = _embed_figures(vset, ref.vectors, vectors, alone, every_row, every_query)
     figures["tune"] = _embed_figures(vset, ref.vectors, vectors, alone, ~held_rows, ~held_queries)
     figures["heldout"] = _embed_figures(vset, ref.vectors, vectors, alone, held_rows, held_queries)
     figures["batch_invariance_cos_min"] = float(metrics.row_cosines(alone, vectors).min())

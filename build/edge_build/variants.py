@@ -18,6 +18,10 @@ import numpy as np
 from edge_build.errors import BuildError
 
 SMOOTH_ALPHA = 0.5  # SmoothQuant's migration strength; 0.5 is the paper's default and measured best-or-equal here
+# Smooth only the LayerNorm outputs (inputs of Q/K/V and FFN-up: the outlier channels SmoothQuant is for).
+# Smoothing the FFN-down and attention-output inputs too measured no better (MiniLM: cos min 0.9914 vs 0.9909)
+# and costs a Mul over the 1536-wide FFN activation per layer.
+SMOOTH_AFTER = frozenset({"LayerNormalization", "SkipLayerNormalization"})
 MIXED_EXCLUDE = 6  # int8-dynamic-mixed leaves this many of the most sensitive MatMuls in fp32
 STATIC_CALIBRATION_LIMIT = 128
 
@@ -168,7 +172,8 @@ def rowwise_int8(alpha: float | None) -> Builder:
 
         if alpha is not None and not inputs.calibration_texts:
             raise BuildError("int8-rowwise needs calibration text (data/calibration.txt is empty or missing)")
-        build_rowwise(inputs.fp32_model, out, inputs.calibration_feeds(), RowQuantPlan(alpha=alpha))
+        plan = RowQuantPlan(alpha=alpha, smooth_only_after=SMOOTH_AFTER)
+        build_rowwise(inputs.fp32_model, out, inputs.calibration_feeds(), plan)
 
     return build
 
@@ -250,4 +255,3 @@ def build_variant(
         raise BuildError(f"building variant {name} failed: {type(exc).__name__}: {exc}") from None
     partial.replace(out)
     return out
-

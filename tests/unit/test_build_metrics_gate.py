@@ -68,7 +68,8 @@ def test_raised_int8_gates() -> None:
 
 def test_gate_must_hold_on_the_heldout_part_too() -> None:
     gates = gate.resolve_gates(None)
-    checks = gate.evaluate("embed", "int8", _parts({"cos_mean": 0.999, "cos_min": 0.99}, {"cos_mean": 0.999, "cos_min": 0.98}), gates)
+    figures = _parts({"cos_mean": 0.999, "cos_min": 0.99}, {"cos_mean": 0.999, "cos_min": 0.98})
+    checks = gate.evaluate("embed", "int8", figures, gates)
     assert gate.failure_reason(checks) == "heldout cos_min 0.9800 < 0.985"
     with pytest.raises(BuildError, match="heldout"):
         gate.evaluate("embed", "int8", {"tune": {"cos_mean": 1.0, "cos_min": 1.0}}, gates)
