@@ -180,3 +180,15 @@ def test_embedding_tables_become_int8_rows(tmp_path: Path) -> None:
     want = table[ids[0]] + small[pos[0]]
     step = np.abs(table[ids[0]]).max(axis=1, keepdims=True) / 127
     assert np.all(np.abs(y[0] - want) <= step / 2 + 1e-5)
+
+
+def test_excluded_matmuls_stay_float(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    w = _toy(tmp_path / "toy.onnx", rng)
+    out = tmp_path / "rowq.onnx"
+    plan = rowquant.RowQuantPlan(alpha=None, exclude={"mm3"})
+    rowquant.build_rowwise(tmp_path / "toy.onnx", out, iter([]), plan)
+    ops = {n.name: n.op_type for n in onnx.load(str(out)).graph.node}
+    assert ops["mm3"] == "MatMul" and list(ops.values()).count("MatMulIntegerToFloat") == 2
+    x = _inputs(rng)
+    np.testing.assert_allclose(_run(out, x)[1], _reference(w, x)[1], rtol=1e-4, atol=1e-4)
