@@ -50,7 +50,21 @@ class BulkOptions:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, default_output: str | None = None) -> BulkOptions:
-        """From a Distributed Map BatchInput; unknown keys and wrong types are refused by name."""
+        """From a Distributed Map BatchInput; unknown keys and wrong types are refused by name.
+
+        The options may also sit in a nested ``options`` object (what the state machine passes on from
+        the execution input), beside ``output``.
+        """
+        data = dict(data)
+        nested = data.pop("options", None) or {}
+        if not isinstance(nested, dict):
+            raise BulkEventError("BatchInput 'options' must be an object")
+        if "output" in nested:
+            raise BulkEventError("'output' cannot be set in 'options': the output location is not an embedding option")
+        twice = sorted(set(nested) & set(data))
+        if twice:
+            raise BulkEventError(f"BatchInput sets {twice} both directly and in 'options'")
+        data.update(nested)
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
