@@ -244,3 +244,39 @@ def test_lambda_entry_point(s3: Any, bundle: Path, monkeypatch: pytest.MonkeyPat
     assert bulk_handler.handler(event, None)["skipped"] is True
     with pytest.raises(BulkEventError):
         bulk_handler.handler({"items": []}, None)
+
+
+PROBE = """
+import json, sys
+import handler.bulk
+out = handler.bulk.handler({"Items": [{"id": "a", "text": "hello"}], "BatchInput": {"output": sys.argv[1]}}, None)
+roots = sorted({name.split(".")[0] for name in sys.modules})
+print("PROBE" + json.dumps({"count": out["count"], "modules": roots}))
+"""
+
+
+def test_bulk_entry_point_imports_no_torch_pyarrow_or_boto3(bundle: Path, tmp_path: Path) -> None:
+    """The bulk function serves a batch to a local output with only the runtime's own dependencies."""
+    import os
+    import subprocess
+    import sys
+
+    from contract.handler_support import REPO
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}, "EDGE_EMBED_BUNDLE": str(bundle)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.split("PROBE", 1)[1])
+    assert result["count"] == 1  # it really embedded and wrote a shard
+    imported = set(result["modules"])
+    forbidden = {"torch", "transformers", "optimum", "sentence_transformers", "pyarrow", "pandas", "boto3"}
+    assert not imported & forbidden, sorted(imported & forbidden)
+    assert len(list((tmp_path / "out" / "shards").glob("*.parquet"))) == 1
