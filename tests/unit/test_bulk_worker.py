@@ -280,3 +280,23 @@ def test_bulk_entry_point_imports_no_torch_pyarrow_or_boto3(bundle: Path, tmp_pa
     forbidden = {"torch", "transformers", "optimum", "sentence_transformers", "pyarrow", "pandas", "boto3"}
     assert not imported & forbidden, sorted(imported & forbidden)
     assert len(list((tmp_path / "out" / "shards").glob("*.parquet"))) == 1
+
+
+def test_local_runner_to_s3_resumes_from_what_is_there(s3: Any, bundle: Path, tmp_path: Path) -> None:
+    """`make bulk OUT=s3://...`: the process pool writes to S3; a second run finds every batch complete."""
+    import os
+
+    from edge_encoders.bulk.local import run
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "text": f"text number {i}"}) + "\n" for i in range(50)))
+    options = BulkOptions(output=f"s3://{BUCKET}/local")
+    with open(os.devnull, "w") as quiet:
+        first = run(corpus, options, bundle, fmt="jsonl", batch_size=20, workers=2, stream=quiet)
+        second = run(corpus, options, bundle, fmt="jsonl", batch_size=20, workers=2, stream=quiet)
+    assert (first.written, first.skipped, first.failed_batches) == (3, 0, [])
+    assert (second.written, second.skipped) == (0, 3)
+    keys = set(_objects(s3))
+    assert len([k for k in keys if k.endswith(".parquet")]) == 3 and "local/manifest.jsonl" in keys
+    manifest = s3.get_object(Bucket=BUCKET, Key="local/manifest.jsonl")["Body"].read().decode()
+    assert [i for line in manifest.splitlines() for i in json.loads(line)["ids"]] == [str(i) for i in range(50)]
