@@ -88,6 +88,7 @@ def main() -> int:
     parser.add_argument("--gb-second", type=float, default=0.0000166667, help="Lambda $ per GB-s (x86)")
     parser.add_argument("--request", type=float, default=0.20, help="Lambda $ per 1M requests")
     parser.add_argument("--transition", type=float, default=0.025, help="Step Functions $ per 1K transitions")
+    parser.add_argument("--express", type=float, default=1.0, help="$ per 1M Express child executions")
     parser.add_argument("--put", type=float, default=0.005, help="S3 $ per 1K PUTs")
     parser.add_argument("--gpu-hour", type=float, default=4.0, help="$ per GPU hour (an assumption; set yours)")
     args = parser.parse_args()
@@ -97,11 +98,12 @@ def main() -> int:
     sizes = [n for n in (1, 2) if n <= cpus]
     rates: dict[int, float] = {}
     for n in sizes:
-        rate, write_share = measure_worker(args.bundle, texts, n, args.batch)
+        rate, per_cpu_s, write_share = measure_worker(args.bundle, texts, n, args.batch)
         rates[n] = rate
         print(
-            f"worker on {n} CPU(s) = {n * MB_PER_VCPU} MB Lambda: {rate:,.0f} texts/s "
-            f"(writing shards: {100 * write_share:.1f}% of the time)"
+            f"worker on {n} CPU(s) = {n * MB_PER_VCPU} MB Lambda: {rate:,.0f} texts/s wall, "
+            f"{per_cpu_s:,.0f} texts per CPU-second (writing shards: {100 * write_share:.2f}% of the time; "
+            f"load average {os.getloadavg()[0]:.1f})"
         )
     if len(rates) == 2:
         print(f"2 vCPU / 1 vCPU: {rates[2] / rates[1]:.2f}x")
@@ -124,7 +126,8 @@ def main() -> int:
         f"${args.put}/1K PUTs)"
     )
     batches = args.docs / args.batch
-    fixed = batches * (args.request / 1e6 + args.transition / 1e3 + 2 * args.put / 1e3)
+    # per batch: one Lambda request, one parent transition + one Express child execution, two S3 PUTs
+    fixed = batches * (args.request / 1e6 + args.transition / 1e3 + args.express / 1e6 + 2 * args.put / 1e3)
     print("| function | texts/s each | " + " | ".join(f"wall at {c}" for c in args.concurrency) + " | $ per run |")
     print("|---|---|" + "---|" * len(args.concurrency) + "---|")
     for n, rate in rates.items():

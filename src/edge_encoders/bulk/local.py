@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,7 +21,7 @@ from edge_encoders.bulk.reader import batches, count_items, read_items
 from edge_encoders.bulk.store import Store, open_store
 from edge_encoders.bulk.worker import BulkOptions, batch_digest, bundle_sha256, process_batch, read_line, shard_keys
 from edge_encoders.embedder import Embedder
-from edge_encoders.manifest import read_manifest
+from edge_encoders.manifest import read_manifest, verify_files
 from edge_encoders.session import SessionConfig
 
 MANIFEST_FILE = "manifest.jsonl"
@@ -95,7 +96,9 @@ def run(
     stream: TextIO = sys.stderr,
 ) -> RunStats:
     """Embed every item of ``corpus`` into shards under ``options.output``; returns what was done."""
-    bundle_hash = bundle_sha256(read_manifest(bundle))
+    manifest = read_manifest(bundle)
+    verify_files(bundle, manifest)  # here, so a damaged bundle is one clear error, not a broken pool
+    bundle_hash = bundle_sha256(manifest)
     store: Store = open_store(options.output)
     existing = store.keys("shards/")
     stats = RunStats(total=count_items(corpus, fmt))
@@ -133,7 +136,11 @@ def run(
             while len(pending) >= 2 * workers:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 collect(finished)
-            pending[pool.submit(_run_batch, batch, options, bundle_hash)] = len(batch)
+            try:
+                pending[pool.submit(_run_batch, batch, options, bundle_hash)] = len(batch)
+            except BrokenProcessPool:  # a worker died (out of memory, killed): stop; a re-run resumes
+                stats.failed_batches.append("a worker process died (out of memory?); the pool stopped")
+                break
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             collect(finished)
