@@ -31,7 +31,7 @@ def _vectors(rows: int, width: int, dtype: type) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("precision", "dtype", "arrow_type", "duck_type"), CASES)
-@pytest.mark.parametrize(("rows", "width"), [(1, 1), (7, 3), (1000, 384)])
+@pytest.mark.parametrize(("rows", "width"), [(1, 1), (5, 1), (7, 3), (1000, 384)])
 def test_roundtrip_pyarrow_and_duckdb(
     tmp_path: Path, precision: str, dtype: type, arrow_type: str, duck_type: str, rows: int, width: int
 ) -> None:
