@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from edge_encoders.bulk.items import ItemError, check_items
 from edge_encoders.bulk.parquet import write_embeddings_parquet
 from edge_encoders.bulk.store import Store
@@ -203,8 +205,6 @@ def process_batch(
             [item.text for item in good], prompt=prefix, dimensions=dims, precision=options.precision, truncate=True
         )
     else:
-        import numpy as np
-
         vectors = np.zeros((0, dims), dtype=np.float32)
     facts = {
         "model": embedder.manifest.name,
