@@ -81,7 +81,7 @@ def measure_local(bundle: str, corpus: Path, workers: int, threads: int, batch: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default=str(REPO / "artifacts" / "embed"))
-    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--texts", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=500, help="items per shard (the template's default)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per size; the best counts")
     parser.add_argument("--docs", type=float, default=1e6, help="corpus size for the cost model")
