@@ -1,0 +1,95 @@
+"""`python -m handler.serve`: the app under uvicorn as a public endpoint needs it (outside Lambda).
+
+Why not plain `uvicorn handler.app:app`: uvicorn sends `server: uvicorn` on every response, and never times out
+a client that opens a connection and sends its request head slowly or not at all (slowloris): 30 such clients
+were measured to stay connected indefinitely. Here the server header is off, and a connection whose request
+line and headers are not complete within EDGE_HEADER_TIMEOUT_MS is closed. A stalled *body* is answered 408 by
+the middleware (EDGE_BODY_TIMEOUT_MS). Keep-alive idles out after 5 s (uvicorn's default). glibc's malloc arenas
+are capped (EDGE_MALLOC_ARENAS) so freed memory is shared by the worker threads instead of kept per thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from handler import memory
+from handler.settings import Settings, SettingsError
+
+log = logging.getLogger("handler")
+
+
+class HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for each request head (request line and headers)."""
+
+    header_timeout = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_timer()  # the next request on a kept-alive connection gets its own deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_deadline)
+
+    def _header_deadline(self) -> None:
+        """Close the connection if the client still has not sent a whole request head."""
+        self._header_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return  # a request is in progress (its body has its own timeout) or the connection is gone
+        if self.cycle is not None and not self.cycle.response_complete:
+            return
+        self.transport.close()
+
+
+def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutProtocol]:
+    """The protocol class with this header deadline (uvicorn instantiates the class itself)."""
+    return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
+
+
+def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        "handler.app:app",
+        host=host,
+        port=port,
+        http=protocol_with_timeout(settings.header_timeout_ms / 1000) if settings.header_timeout_ms else "h11",
+        server_header=False,
+        timeout_keep_alive=5,
+        lifespan="off",
+        access_log=False,  # the app writes its own JSON access line per request
+        log_level=settings.log_level.lower(),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the HTTP API under uvicorn (no server header, timeouts).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:  # the app itself answers 503 bad_configuration; use defaults for the server
+        log.error("bad configuration: %s", exc)
+        settings = Settings()
+    memory.limit_arenas(settings.malloc_arenas)
+    uvicorn.Server(config(args.host, args.port, settings)).run()
+
+
+if __name__ == "__main__":
+    main()
