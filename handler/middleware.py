@@ -131,7 +131,7 @@ class EdgeMiddleware:
         while True:
             try:
                 message = await asyncio.wait_for(receive(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise ApiError(
                     408, "body_timeout", f"the request body stalled for more than {timeout:g} s; send it at once"
                 ) from None
