@@ -19,12 +19,17 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean
+.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean test-image
 
-# Lambda / SAM (image, invoke, deploy need Docker and AWS; not run in CI)
+# Lambda / SAM. image and invoke need a container engine (DOCKER=podman works: `make test-image` runs both
+# with podman), deploy also AWS credentials. samconfig.toml keeps one config env per architecture, so
+# ARCH=arm64 builds, invokes and deploys arm64 throughout.
 ARCH ?= x86_64
 PLATFORM = $(if $(filter arm64,$(ARCH)),linux/arm64,linux/amd64)
+DOCKER ?= docker
 SAM ?= .tools/sam/bin/sam
+SAM_ENV = --config-file samconfig.toml --config-env $(ARCH)
+GUIDED ?=
 EVENT ?= events/embed.json
 EVENTS ?=
 S3_URI ?=
@@ -72,16 +77,19 @@ publish: setup ## upload artifacts/embed and artifacts/rerank to S3: make publis
 	@test -n "$(S3_URI)" || { echo "usage: make publish S3_URI=s3://bucket/prefix"; exit 2; }
 	$(PY) scripts/publish.py $(S3_URI) --embed $(OUT)/embed --rerank $(OUT)/rerank
 
-image: ## docker build the Lambda image for ARCH=x86_64|arm64 (needs Docker)
-	docker build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
+image: export ## build the Lambda image edge-encoders:ARCH (ARCH=x86_64|arm64; DOCKER=podman for podman)
+	$(DOCKER) build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
 
-invoke: tools ## sam build + sam local invoke -e $(EVENT) (needs Docker)
-	$(SAM) build --parameter-overrides Architecture=$(ARCH)
-	$(SAM) local invoke EdgeEncodersFunction -e $(EVENT)
+invoke: tools export ## sam build + sam local invoke -e EVENT (needs Docker, or DOCKER_HOST at a podman socket)
+	$(SAM) build $(SAM_ENV)
+	$(SAM) local invoke EdgeEncodersFunction $(SAM_ENV) -e $(EVENT)
 
-deploy: tools ## sam build + sam deploy --guided (needs Docker and AWS credentials)
-	$(SAM) build --parameter-overrides Architecture=$(ARCH)
-	$(SAM) deploy --guided --resolve-image-repos --capabilities CAPABILITY_IAM
+deploy: tools export ## sam build + sam deploy with samconfig.toml's ARCH env (GUIDED=1 to be asked; needs AWS)
+	$(SAM) build $(SAM_ENV)
+	$(SAM) deploy $(SAM_ENV) $(if $(GUIDED),--guided)
+
+test-image: setup tools export ## image tier: podman stand-in base, make image, sam build + sam local invoke of events/
+	$(VENV)/bin/pytest tests/image $(PYTEST_ARGS)
 
 bench: setup export ## benchmark vs sentence-transformers/torch, ST onnx backend, fastembed -> results/
 	$(PY) -m bench
