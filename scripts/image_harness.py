@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "scripts" / "image" / "containers.conf"
 LAMBDA_BASE = REPO / "scripts" / "image" / "lambda-base" / "build.sh"
 SAM = REPO / ".tools" / "sam" / "bin" / "sam"
+LAMBDA_BASE_TAG = "public.ecr.aws/lambda/python:3.12"
 APT_PACKAGES = ("podman", "runc", "fuse-overlayfs", "slirp4netns", "uidmap", "debootstrap", "patchelf")
 # What the image tier needs from the machine that podman does not check itself.
 TOOLS = ("podman", "runc", "debootstrap", "patchelf")
@@ -149,3 +151,10 @@ def sam(args: Sequence[str], docker_host: str, *, timeout: float = 900) -> subpr
         }
     )
     return run([str(SAM), *args], env=env, timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
