@@ -87,3 +87,12 @@ def test_arm64_variant_is_what_gets_checked(bundles: tuple[Path, Path]) -> None:
     ok = _check(embed, rerank, "--machine", "aarch64")
     assert ok.returncode == 0, ok.stderr[-1000:]
     assert "variant int8-arm64 (model_arm64.onnx) on aarch64" in ok.stdout
+
+
+def test_dockerfile_runs_the_check_as_a_script_after_the_bundles() -> None:
+    dockerfile = (REPO / "Dockerfile.lambda").read_text()
+    assert "<<" not in dockerfile  # heredocs: buildah and Docker's legacy builder (sam build) cannot read them
+    check = dockerfile.index("RUN python /tmp/check_bundles.py edge_encoders bundles/embed bundles/rerank")
+    assert check > dockerfile.index("COPY ${BUNDLES}/rerank")
+    assert "EDGE_VERIFY_BUNDLES=false" in dockerfile  # only because the build checked every digest
+    assert "!scripts/check_bundles.py" in (REPO / ".dockerignore").read_text().splitlines()
