@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean test-image
+.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean test-image image-server run-server
 
 # Lambda / SAM. image and invoke need a container engine (DOCKER=podman works: `make test-image` runs both
 # with podman), deploy also AWS credentials. samconfig.toml keeps one config env per architecture, so
@@ -87,6 +87,13 @@ invoke: tools export ## sam build + sam local invoke -e EVENT (needs Docker, or 
 deploy: tools export ## sam build + sam deploy with samconfig.toml's ARCH env (GUIDED=1 to be asked; needs AWS)
 	$(SAM) build $(SAM_ENV)
 	$(SAM) deploy $(SAM_ENV) $(if $(GUIDED),--guided)
+
+image-server: image ## the HTTP server image edge-encoders-server:ARCH (uvicorn on PORT 8080, non-root)
+	$(DOCKER) build -f Dockerfile.server --platform $(PLATFORM) $(if $(filter podman,$(DOCKER)),--format docker) \
+		--build-arg LAMBDA_IMAGE=edge-encoders:$(ARCH) -t edge-encoders-server:$(ARCH) .
+
+run-server: image-server ## run the server image on 127.0.0.1:PORT (read-only root, /tmp in memory)
+	$(DOCKER) run --rm -p 127.0.0.1:$(PORT):8080 --read-only --tmpfs /tmp edge-encoders-server:$(ARCH)
 
 test-image: setup tools export ## image tier: podman stand-in base, make image, sam build + sam local invoke of events/
 	$(VENV)/bin/pytest tests/image $(PYTEST_ARGS)

@@ -9,14 +9,18 @@ DOCKER=podman`, and `sam build` / `sam local invoke` talking to podman's Docker-
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO / "scripts" / "image" / "containers.conf"
@@ -99,6 +103,13 @@ def make_image(arch: str = "x86_64") -> float:
     return time.perf_counter() - started
 
 
+def make_server_image(arch: str = "x86_64") -> float:
+    """`make image-server DOCKER=podman ARCH=...` (builds the Lambda image first); returns seconds."""
+    started = time.perf_counter()
+    run(["make", "--no-print-directory", "image-server", "DOCKER=podman", f"ARCH={arch}"], timeout=1800)
+    return time.perf_counter() - started
+
+
 def image_size_mb(tag: str) -> float:
     return int(run(["podman", "image", "inspect", "--format", "{{.Size}}", tag]).stdout.strip()) / 1e6
 
@@ -158,3 +169,57 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def running(image: str, *extra: str, port: int = 8080) -> Iterator[tuple[str, str]]:
+    """`podman run -d` with the container's port published on 127.0.0.1; yields (base URL, container name).
+    The container is removed afterwards (its logs stay readable until then)."""
+    host_port = free_port()
+    name = f"edge-encoders-test-{host_port}"
+    run(["podman", "run", "-d", "--name", name, "-p", f"127.0.0.1:{host_port}:{port}", *extra, image], timeout=120)
+    try:
+        yield f"http://127.0.0.1:{host_port}", name
+    finally:
+        run(["podman", "rm", "-f", "-t", "2", name], check=False, timeout=120)
+
+
+def post_json(url: str, payload: Any, timeout: float = 60) -> tuple[int, Any]:
+    """POST a JSON body; (status, decoded JSON body), error statuses included."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST", headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def first_answer(url: str, payload: Any, deadline_s: float = 60) -> Any:
+    """POST until the server answers (it may still be starting); returns the decoded body of a 200."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            status, body = post_json(url, payload)
+            assert status == 200, body
+            return body
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def wait_ready(url: str, deadline_s: float = 60) -> float:
+    """GET url until it answers 200; returns the seconds waited."""
+    started = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        if time.monotonic() - started > deadline_s:
+            raise TimeoutError(f"{url} not ready within {deadline_s} s")
+        time.sleep(0.05)

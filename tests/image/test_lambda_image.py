@@ -5,15 +5,11 @@ the image under its own entrypoint (the Runtime Interface Emulator), timed."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import platform
 import re
 import statistics
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,42 +17,14 @@ from typing import Any
 import image_harness as ih
 import pytest
 from answers import check_answer
-from image_report import report, skip_loudly
+from conftest import ARCH, BUNDLES, INVOKE_PATH
+from image_report import report
 
 from edge_encoders import Embedder, Reranker
 
 pytestmark = pytest.mark.image
 
 EVENTS = sorted((ih.REPO / "events").glob("*.json"))
-ARCH = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
-TAG = f"edge-encoders:{ARCH}"
-BUNDLES = {"embed": ih.REPO / "artifacts" / "embed", "rerank": ih.REPO / "artifacts" / "rerank"}
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-
-
-@pytest.fixture(scope="module")
-def lambda_image() -> str:
-    try:
-        ih.ensure_tools()
-        ih.ensure_engine_runs()
-        base = ih.ensure_lambda_base()
-        ih.podman_ok_to_run(ih.LAMBDA_BASE_TAG)
-    except ih.EngineUnavailable as exc:
-        pytest.skip(skip_loudly(str(exc)))
-    report(lambda_base=base)
-    seconds = ih.make_image(ARCH)
-    report(
-        image=TAG,
-        image_build_s=round(seconds, 1),
-        image_mb=round(ih.image_size_mb(TAG), 1),
-        base_mb=round(ih.image_size_mb(ih.LAMBDA_BASE_TAG), 1),
-    )
-    return TAG
-
-
-@pytest.fixture(scope="module")
-def reference() -> tuple[Embedder, Reranker]:
-    return Embedder.from_bundle(BUNDLES["embed"]), Reranker.from_bundle(BUNDLES["rerank"])
 
 
 @pytest.fixture(scope="module")
@@ -108,36 +76,6 @@ def test_sam_local_invoke_answers_every_event(
     report(**{f"sam_local_invoke_s[{event_file.name}]": round(seconds, 1)})
 
 
-@contextlib.contextmanager
-def _running(image: str, *extra: str) -> Iterator[tuple[str, str]]:
-    """The image under its own entrypoint (the RIE on 8080), published on 127.0.0.1; yields (url, name)."""
-    port = ih.free_port()
-    name = f"edge-encoders-test-{port}"
-    ih.run(["podman", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", *extra, image], timeout=120)
-    try:
-        yield f"http://127.0.0.1:{port}{INVOKE_PATH}", name
-    finally:
-        ih.run(["podman", "rm", "-f", "-t", "2", name], check=False, timeout=120)
-
-
-def _post(url: str, event: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        result: dict[str, Any] = json.loads(response.read())
-        return result
-
-
-def _first_answer(url: str, event: dict[str, Any], deadline_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            return _post(url, event)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 def _init_record(name: str) -> dict[str, Any]:
     logs = ih.run(["podman", "logs", name], timeout=60)
     for line in (logs.stdout + logs.stderr).splitlines():
@@ -154,8 +92,9 @@ def test_cold_starts_read_only_root(lambda_image: str, reference: tuple[Embedder
     first_answer, init_ms, process_ms = [], [], []
     for _ in range(3):
         started = time.perf_counter()
-        with _running(lambda_image, "--read-only", "--tmpfs", "/tmp", "--memory", "2g") as (url, name):
-            response = _first_answer(url, event)
+        with ih.running(lambda_image, "--read-only", "--tmpfs", "/tmp", "--memory", "2g") as (base, name):
+            url = base + INVOKE_PATH
+            response = ih.first_answer(url, event)
             first_answer.append(time.perf_counter() - started)
             check_answer(event, response, *reference)
             record = _init_record(name)
