@@ -25,6 +25,7 @@ case "$(uname -m)" in
   *) echo "lambda-base: no Lambda base image for $(uname -m)" >&2; exit 2 ;;
 esac
 
+mkdir -p "$CACHE"
 # CPython 3.12: $LAMBDA_BASE_PYTHON, else pyenv's, else python3.12 on PATH.
 PY="${LAMBDA_BASE_PYTHON:-}"
 if [[ -z "$PY" ]]; then
@@ -32,6 +33,11 @@ if [[ -z "$PY" ]]; then
                    "$(command -v python3.12 || true)"; do
     if [[ -x "$candidate" ]]; then PY="$candidate"; break; fi
   done
+fi
+if [[ -z "$PY" ]] && command -v pyenv > /dev/null; then
+  echo "lambda-base: no CPython 3.12 here: pyenv install 3.12 (needs python.org and a compiler)"
+  pyenv install -s 3.12 > "$CACHE/pyenv-install.log" 2>&1 || tail -5 "$CACHE/pyenv-install.log" >&2
+  PY="$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 2>/dev/null | sort -V -r | head -1)"
 fi
 if [[ -z "$PY" ]]; then
   echo "lambda-base: no CPython 3.12 here (pyenv install 3.12, or set LAMBDA_BASE_PYTHON)" >&2
