@@ -20,7 +20,7 @@ from answers import check_answer
 from conftest import ARCH, BUNDLES, INVOKE_PATH
 from image_report import report
 
-from edge_encoders import Embedder, Reranker
+from edge_encoders import Embedder, Reranker, load_cache
 
 pytestmark = pytest.mark.image
 
@@ -130,3 +130,20 @@ def test_build_refuses_an_altered_bundle(lambda_image: str, tmp_path: Path) -> N
         assert "bundle check failed" in output and "tokenizer.json" in output, output[-2000:]
     finally:
         ih.run(["podman", "rmi", "-f", "edge-encoders:altered"], check=False)
+
+
+def test_image_ships_a_graph_cache_the_runtime_accepts(lambda_image: str) -> None:
+    """The build step's optimized graphs match this image's onnxruntime and models, so init skips optimizing."""
+    probe = (
+        "from pathlib import Path\n"
+        "from edge_encoders import load_cache\n"
+        "from edge_encoders.manifest import read_manifest\n"
+        "for kind in ('embed', 'rerank'):\n"
+        "    path = Path('/var/task/bundles') / kind; m = read_manifest(path)\n"
+        "    print(kind, load_cache.find(path, m, m.model_for_machine()[1], verify=True))\n"
+    )
+    result = ih.run(["podman", "run", "--rm", "--read-only", "--entrypoint", "python3", lambda_image, "-c", probe])
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert set(lines) == {"embed", "rerank"}, result.stdout + result.stderr
+    assert all(f"/{load_cache.CACHE_DIR}/" in value for value in lines.values()), lines
+    assert "not using the pre-optimized graph" not in result.stderr
