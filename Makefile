@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint bench bench-quick demo invoke-local tools image invoke deploy publish clean test-image image-server run-server
+.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak test-image image-server run-server
 
 # Lambda / SAM. image and invoke need a container engine (DOCKER=podman works: `make test-image` runs both
 # with podman), deploy also AWS credentials. samconfig.toml keeps one config env per architecture, so
@@ -51,14 +51,19 @@ export: setup ## export, optimize, quantize, validate -> artifacts/embed and art
 
 serve: setup ## run the HTTP API under uvicorn on 127.0.0.1:8080 (HOST=, PORT= to change)
 	EDGE_EMBED_BUNDLE=$${EDGE_EMBED_BUNDLE:-$(OUT)/embed} EDGE_RERANK_BUNDLE=$${EDGE_RERANK_BUNDLE:-$(OUT)/rerank} \
-		$(PY) -m uvicorn handler.app:app --host $(HOST) --port $(PORT)
+		$(PY) -m handler.serve --host $(HOST) --port $(PORT)
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup ## ruff (lint + format check), mypy, and the import layers (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
-unit: setup ## fast tier only: unit tests (tiny models built in the tests)
+fmt: setup ## format and autofix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+unit: setup ## fast tier only: unit tests (tiny and toy models built in the tests; no export needed)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 test: setup tools lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests
@@ -67,10 +72,10 @@ test: setup tools lint export ## everything CI runs: lint, export (cached), unit
 tools: ## the SAM CLI + cfn-lint 1.53.3 in .tools/sam (sam validate --lint, the Lambda emulator binary)
 	bash scripts/setup_tools.sh
 
-demo: setup export ## the quickstart: the function under the Lambda emulator, one request of each kind
+demo: setup tools export ## the quickstart: the function under the Lambda emulator, one request of each kind
 	$(PY) scripts/demo.py
 
-invoke-local: setup export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
+invoke-local: setup tools export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
 	$(PY) scripts/lambda_emulator.py invoke $(EVENTS)
 
 publish: setup ## upload artifacts/embed and artifacts/rerank to S3: make publish S3_URI=s3://bucket/prefix
@@ -97,6 +102,10 @@ run-server: image-server ## run the server image on 127.0.0.1:PORT (read-only ro
 
 test-image: setup tools export ## image tier: podman stand-in base, make image, sam build + sam local invoke of events/
 	$(VENV)/bin/pytest tests/image $(PYTEST_ARGS)
+
+SOAK_ARGS ?=
+soak: setup export ## 10 minutes of mixed + hostile traffic at concurrency 64 on uvicorn; prints RSS over time and the targets
+	$(PY) scripts/soak.py $(SOAK_ARGS)
 
 bench: setup export ## benchmark vs sentence-transformers/torch, ST onnx backend, fastembed -> results/
 	$(PY) -m bench

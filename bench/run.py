@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -529,7 +529,7 @@ def assemble(
     targets = report.evaluate_targets(target_values(systems, both))
     return {
         "meta": {
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "quick": args.quick,
             "threads": args.threads,
             "cpu": _cpu(),

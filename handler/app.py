@@ -11,19 +11,34 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 import edge_encoders
-from handler import errors, routes_meta, routes_native, routes_openai, routes_rerank
+from handler import (
+    docs,
+    errors,
+    routes_cohere,
+    routes_meta,
+    routes_native,
+    routes_openai,
+    routes_ready,
+    routes_rerank,
+    routes_tei,
+)
 from handler.auth import load_api_key
+from handler.dialects import DialectMiddleware
 from handler.middleware import EdgeMiddleware
 from handler.models import Models, load_models
 from handler.observability import AccessLog
+from handler.prometheus import Metrics
 from handler.settings import Settings, SettingsError
 from handler.state import AppState
 
@@ -75,6 +90,7 @@ def create_app(
             "disabled": sorted(models.disabled),
             "config_error": config_error,
             "runtime": edge_encoders.__version__,
+            "versions": _versions(),
         }
     )
 
@@ -82,16 +98,40 @@ def create_app(
         title="edge-encoders",
         version=edge_encoders.__version__,
         summary="Sentence embeddings and reranking from validated ONNX bundles, torch-free.",
-        docs_url="/docs" if settings.docs else None,
+        docs_url=None,  # served from local assets below, never from a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
     )
     app.state.edge = state
+    app.state.metrics = Metrics()
     errors.install(app)
-    for module in (routes_native, routes_openai, routes_rerank, routes_meta):
+    if settings.docs:
+        docs.install(app)
+    for module in (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta, routes_ready):
         app.include_router(module.router)
     app.add_middleware(EdgeMiddleware, state=state)
+    app.add_middleware(DialectMiddleware, metrics=app.state.metrics)  # outside: it sees every error
+    _add_cors(app, settings)
     return app
+
+
+def _add_cors(app: FastAPI, settings: Settings) -> None:
+    """CORS for browsers calling the uvicorn server directly; in Lambda the function URL's own Cors does it
+    (two layers would send the headers twice, which browsers reject)."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        log.warning("EDGE_CORS_ORIGINS is ignored in Lambda: configure Cors on the function URL instead")
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "x-request-id"],
+        expose_headers=["x-request-id", "x-compute-time", "x-compute-tokens"],
+        max_age=600,
+    )
 
 
 def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> LambdaHandler:
@@ -133,6 +173,20 @@ def process_age_ms() -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return round((now_s - start_ticks / os.sysconf("SC_CLK_TCK")) * 1000, 1)
+
+
+_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")
+
+
+def _versions() -> dict[str, str]:
+    """The serving stack's versions, for the init log line (never shown to clients)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
 
 
 def _setup_logging(settings: Settings) -> None:

@@ -19,8 +19,18 @@ from handler.settings import Settings
 log = logging.getLogger("handler")
 
 # Paths served without a key: a liveness probe needs none and reveals nothing.
-OPEN_PATHS = frozenset({"/health"})
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset({"/health", "/ready"})
+DOCS_PATHS = frozenset(
+    {
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/docs/swagger-ui-bundle.js",  # the page's assets (handler/docs.py): a browser sends no key for them
+        "/docs/swagger-ui.css",
+        "/docs/favicon.png",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,13 @@ class ApiKey:
                 headers={"www-authenticate": "Bearer"},
             )
         if not hmac.compare_digest(token.strip().encode(), self.key):
-            raise ApiError(403, "invalid_api_key", "the API key is not valid")
+            # 401 as OpenAI answers a wrong key (its SDK raises AuthenticationError), with its code
+            raise ApiError(
+                401,
+                "invalid_api_key",
+                "Incorrect API key provided",
+                headers={"www-authenticate": 'Bearer error="invalid_token"'},
+            )
 
 
 def load_api_key(settings: Settings) -> ApiKey:

@@ -1,8 +1,9 @@
 """One error type and one mapping to HTTP: every failure leaves as {"error": {"message", "type", "code"}}.
 
-Statuses: 400 empty or malformed request, 401/403 auth, 404/405 routing, 413 too large (inputs, tokens, body,
-response), 422 invalid values or too long without truncation, 503 not ready, 500 unexpected (logged here,
-never described to the client).
+Statuses: 400 empty, malformed or invalid Unicode, 401/403 auth, 404/405 routing, 408 body too slow, 413 too
+large (inputs, tokens, body, response), 422 invalid values or too long without truncation, 429 overloaded
+(Retry-After), 499 client went away (log only), 503 not ready or no slot before the deadline, 504 deadline
+passed during compute, 500 unexpected (logged here, never described to the client).
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edge_encoders.errors import (
     BundleError,
+    DeadlineExceededError,
     EdgeEncodersError,
     EmptyInputError,
     InputError,
     InputTooLongError,
+    InvalidTextError,
+    RequestCancelledError,
     TooManyInputsError,
     TooManyTokensError,
+    UnboundedInputError,
 )
 
 log = logging.getLogger("handler")
@@ -36,10 +41,14 @@ _TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "timeout_error",
     413: "request_too_large",
     422: "invalid_request_error",
+    429: "rate_limit_error",
+    499: "client_closed_request",
     500: "server_error",
     503: "service_unavailable",
+    504: "timeout_error",
 }
 
 
@@ -86,9 +95,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def from_runtime(exc: EdgeEncodersError) -> ApiError:
     """Map a runtime error to its status: the runtime's own message is written for users."""
-    if isinstance(exc, EmptyInputError):
+    if isinstance(exc, (EmptyInputError, InvalidTextError)):
         return ApiError(400, exc.code, exc.message)
-    if isinstance(exc, (TooManyInputsError, TooManyTokensError)):
+    if isinstance(exc, DeadlineExceededError):
+        return ApiError(504, exc.code, exc.message)
+    if isinstance(exc, RequestCancelledError):
+        return ApiError(499, exc.code, exc.message)
+    if isinstance(exc, (TooManyInputsError, TooManyTokensError, UnboundedInputError)):
         return ApiError(413, exc.code, exc.message)
     if isinstance(exc, (InputTooLongError, InputError)):
         return ApiError(422, exc.code, exc.message)

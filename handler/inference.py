@@ -1,4 +1,9 @@
-"""The steps every embed and rerank route shares: limits, the timed model call, usage facts, rendering."""
+"""The steps every embed and rerank route shares: limits, the timed model call, usage facts, rendering.
+
+Cost is bounded before the work: counts first, then a compute slot within the request's deadline; the runtime
+tokenizes only what truncation keeps and stops between micro-batches when the request's stop token (deadline,
+disconnect) says so.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,31 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from edge_encoders import EmbedResult, Limits, RerankResult
+from edge_encoders.bundle import check_count, check_tokens_before
 from handler import limits, tokens
+from handler.admission import current_stop
 from handler.observability import RequestFacts
 from handler.state import AppState
 
 
 def _limits(state: AppState) -> Limits:
-    """Inputs and tokens per request: the runtime refuses past them (413) after tokenizing, before inference."""
-    return Limits(max_inputs=state.settings.max_inputs, max_tokens=state.settings.max_tokens)
+    """Inputs, tokens and characters scanned per request: the runtime refuses past them (413) before inference."""
+    settings = state.settings
+    return Limits(
+        max_inputs=settings.max_inputs, max_tokens=settings.max_tokens, max_scan_chars=settings.max_scan_chars
+    )
 
 
 def embed(state: AppState, facts: RequestFacts, texts: list[str], what: str, **options: Any) -> EmbedResult:
     """Embed after the input and token limits; options go to Embedder.embed_with_usage."""
     embedder = state.models.require_embedder()
     facts.inputs = len(texts)
-    with state.models.compute():
+    call_limits = _limits(state)
+    check_count(len(texts), call_limits, what)
+    stop = current_stop.get()
+    with state.models.compute(None if stop is None else stop.remaining()):
         started = time.perf_counter()
-        result = embedder.embed_with_usage(texts, limits=_limits(state), **options)
+        result = embedder.embed_with_usage(texts, limits=call_limits, stop=stop, **options)
         facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
     return result
@@ -43,12 +56,17 @@ def rerank(
 ) -> RerankResult:
     """Rerank after the input and token limits; options go to Reranker.rerank_with_usage."""
     reranker = state.models.require_reranker()
+    call_limits = _limits(state)
+    check_count(len(documents), call_limits, what)
+    bounds = reranker.tokenizer.pair_kept_lower_bound(query, documents, doc_cap=max_tokens_per_doc)
+    check_tokens_before(bounds, call_limits, what)
     if max_tokens_per_doc is not None:
         documents = tokens.cut_documents(reranker, documents, max_tokens_per_doc)
     facts.inputs = len(documents)
-    with state.models.compute():
+    stop = current_stop.get()
+    with state.models.compute(None if stop is None else stop.remaining()):
         started = time.perf_counter()
-        result = reranker.rerank_with_usage(query, documents, limits=_limits(state), **options)
+        result = reranker.rerank_with_usage(query, documents, limits=call_limits, stop=stop, **options)
         facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
     return result

@@ -1,8 +1,8 @@
 """The response-size limit: past it, 413 with a message that says how to split the request.
 
-Inputs and tokens per request are the runtime's limits (max_inputs / max_tokens, checked after tokenization and
-before inference); the response size is checked here, after rendering, since Lambda refuses a response over
-6 MB with an opaque error.
+Inputs and tokens per request are the runtime's limits (max_inputs before any text is read, max_tokens on a
+lower bound before tokenizing and exactly before inference); the response size is checked here, after
+rendering, since Lambda refuses a response over 6 MB with an opaque error.
 """
 
 from __future__ import annotations

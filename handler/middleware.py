@@ -1,4 +1,5 @@
-"""The one ASGI middleware around every request: id, auth, body limit, JSON body, headers, log, last-resort 500.
+"""The one ASGI middleware around every request: id, auth, admission, body limit and read timeout, invalid
+Unicode, JSON body, deadline and disconnect, headers, log, last-resort 500.
 
 Pure ASGI rather than BaseHTTPMiddleware so it behaves the same under Mangum (one buffered event) and uvicorn
 (a streamed body), and so nothing it does depends on Starlette's exception plumbing: an exception that escapes
@@ -7,6 +8,7 @@ the app is logged with the request id and answered with our 500 body, never a tr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -15,10 +17,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge_encoders import StopToken
+from handler import memory
+from handler.admission import current_stop, overloaded, request_deadline, watch_disconnect
 from handler.auth import DOCS_PATHS, OPEN_PATHS
 from handler.errors import ApiError
 from handler.observability import RequestFacts
 from handler.state import AppState
+from handler.unicode_guard import find_lone_surrogate, lone_surrogate_message
 
 log = logging.getLogger("handler")
 
@@ -59,17 +65,29 @@ class EdgeMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
+        admitted = False
+        stop = StopToken.after(request_deadline(self.state.settings, scope.get("aws.context")))
+        stop_token = current_stop.set(stop)
         try:
             self.state.require_config()
             self._check_auth(scope, headers)
+            if scope.get("method") == "POST":  # every POST computes: admitted before its body is read
+                admitted = self.state.admission.try_enter()
+                if not admitted:
+                    raise overloaded(self.state.settings, self.state.admission.inside)
             body = await self._read_body(scope, receive, headers)
+            facts.body_bytes = len(body)
             if scope.get("method") in ("POST", "PUT", "PATCH"):
+                found = find_lone_surrogate(body)
+                if found is not None:
+                    raise ApiError(400, "invalid_unicode", lone_surrogate_message(*found))
                 # Treat every body as JSON whatever its content-type says: `sam local generate-event` and
                 # curl without -H send none or form encoding, and JSON is all this API speaks.
                 scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"] + [
                     (b"content-type", b"application/json")
                 ]
-            await self.app(scope, _replay(body, receive), send_wrapper)
+            async with watch_disconnect(receive, stop) as app_receive:
+                await self.app(scope, _replay(body, app_receive), send_wrapper)
         except ApiError as exc:
             facts.error_code = exc.code
             if not response_started:
@@ -83,6 +101,11 @@ class EdgeMiddleware:
                 error = ApiError(500, "internal_error", f"internal error (request id {facts.request_id})")
                 await error.response()(scope, receive, send_wrapper)
         finally:
+            current_stop.reset(stop_token)
+            if admitted:
+                self.state.admission.leave()
+            if facts.body_bytes >= self.state.settings.trim_after_bytes > 0:
+                memory.release()
             route = scope.get("route")
             if route is not None and hasattr(route, "path"):
                 facts.route = str(route.path)
@@ -104,8 +127,14 @@ class EdgeMiddleware:
             raise _too_large(int(declared), limit)
         chunks: list[bytes] = []
         size = 0
+        timeout = self.state.settings.body_timeout_ms / 1000 or None
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise ApiError(
+                    408, "body_timeout", f"the request body stalled for more than {timeout:g} s; send it at once"
+                ) from None
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")

@@ -70,17 +70,33 @@ class Models:
             raise ApiError(503, "model_not_loaded", f"the {_WHAT[kind]} is not available: {self.errors[kind]}")
 
     @contextmanager
-    def compute(self) -> Iterator[None]:
-        """Bound the inferences running at once: onnxruntime already uses every CPU for one call."""
-        with self._gate:
+    def compute(self, timeout: float | None = None) -> Iterator[None]:
+        """Bound the inferences running at once (onnxruntime already uses every CPU for one call).
+
+        Waits at most `timeout` seconds for a slot (None: as long as it takes), else 503.
+        """
+        if not self._gate.acquire(timeout=None if timeout is None else max(0.0, timeout)):
+            raise ApiError(
+                503,
+                "queue_timeout",
+                "no compute slot became free before the request's deadline; retry later or send smaller requests",
+                headers={"retry-after": "1"},
+            )
+        try:
             yield
+        finally:
+            self._gate.release()
 
 
 def load_models(settings: Settings) -> Models:
     """Load every configured bundle (fetching from S3 first when a bundle URI is set)."""
     started = time.perf_counter()
     models = Models(max_concurrency=settings.max_concurrency)
-    session = SessionConfig(intra_op_threads=settings.threads or None, cpu_mem_arena=settings.cpu_mem_arena)
+    session = SessionConfig(
+        intra_op_threads=settings.threads or None,
+        cpu_mem_arena=settings.cpu_mem_arena,
+        arena_shrinkage=settings.arena_shrinkage,
+    )
     policy = BatchPolicy(token_budget=settings.token_budget, max_batch_size=settings.max_batch_size)
     for kind in KINDS:
         location = settings.bundle_path(kind)
@@ -97,8 +113,8 @@ def load_models(settings: Settings) -> Models:
                 verify=settings.verify_bundles,
                 warmup=settings.warmup,
             )
-        except EdgeEncodersError as exc:  # written for humans: safe and useful to show
-            models.errors[kind] = exc.message
+        except EdgeEncodersError as exc:  # the details (paths, library text) go to the log only
+            models.errors[kind] = f"it failed to load ({exc.code}); the cause is in the server log"
             log.error("cannot load the %s from %s: %s", _WHAT[kind], location, exc.message)
             continue
         except Exception:
@@ -117,7 +133,7 @@ def _local_bundle(settings: Settings, kind: str, location: str) -> Path:
     """The bundle folder on disk: the configured path, or a verified copy fetched from S3."""
     if not settings.bundle_s3_uri:
         return Path(location)
-    # issue 5's module; imported here so a deployment without S3 bundles never imports boto3
+    # imported here, not at the top, so a deployment without S3 bundles never imports boto3
     from edge_encoders.s3_bundles import fetch_bundle
 
     uri = f"{settings.bundle_s3_uri.rstrip('/')}/{kind}"

@@ -42,6 +42,7 @@ class RequestFacts:
     compute_ms: float | None = None
     error_code: str | None = None
     cold_start: bool = False
+    body_bytes: int = 0
 
 
 def _stdout(line: str) -> None:

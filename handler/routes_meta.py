@@ -1,36 +1,37 @@
-"""GET /health (cheap: process up, models loaded) and GET /info (what is served, how it was validated)."""
+"""GET|HEAD /health (cheap: process up, models loaded) and GET /native/info (what is served, how it was
+validated; TEI's /info is in routes_tei).
+
+Neither shows paths, library error text or the serving stack's versions (those go to the init log line).
+"""
 
 from __future__ import annotations
-
-import platform
-from importlib import metadata
 
 from fastapi import APIRouter
 
 import edge_encoders
 from edge_encoders import Manifest
+from handler import redact
 from handler.errors import ApiError, error_responses
 from handler.schemas import HealthResponse, InfoResponse, ModelInfo
 from handler.state import StateDep
 
 router = APIRouter(tags=["service"])
-_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")
 
 
+@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=HealthResponse, responses=error_responses(500, 503))
 async def health(state: StateDep) -> HealthResponse:
     """200 when every configured model is loaded (and the API key, if any, was read); 503 otherwise."""
     status = state.models.status()
-    failed = {kind: msg for kind, msg in state.models.errors.items()}
-    if failed:
-        detail = "; ".join(f"{kind}: {msg}" for kind, msg in sorted(failed.items()))
-        raise ApiError(503, "model_not_loaded", f"not ready: {detail}")
+    if state.models.errors:  # which model, never why: the cause (paths, library text) is in the log
+        failed = ", ".join(sorted(state.models.errors))
+        raise ApiError(503, "model_not_loaded", f"not ready: {failed} failed to load; see the server log")
     if state.api_key.error is not None:
         raise ApiError(503, "auth_unavailable", "not ready: the API key could not be loaded; see the server log")
     return HealthResponse(models=status)
 
 
-@router.get("/info", response_model=InfoResponse, responses=error_responses(401, 403, 500, 503))
+@router.get("/native/info", response_model=InfoResponse, responses=error_responses(401, 403, 500, 503))
 async def info(state: StateDep) -> InfoResponse:
     """Each loaded bundle's manifest summary, the limits, and the versions serving them."""
     models: dict[str, ModelInfo] = {}
@@ -46,7 +47,7 @@ async def info(state: StateDep) -> InfoResponse:
         models=models,
         unavailable={**state.models.errors, **{k: "disabled" for k in state.models.disabled}},
         limits=state.settings.public(),
-        versions={"python": platform.python_version(), **_versions()},
+        versions={},  # the serving stack's versions are logged at init, not shown to clients
         init_seconds=round(state.models.init_seconds, 4),
     )
 
@@ -62,19 +63,9 @@ def _model_info(manifest: Manifest, variant: str, load_seconds: float) -> ModelI
         normalize=manifest.normalize if manifest.kind == "embed" else None,
         prompts=dict(manifest.prompts),
         activation=manifest.activation,
-        source=dict(manifest.source),
-        validation=dict(manifest.validation),
+        source=redact.public(dict(manifest.source)),
+        validation=redact.public(dict(manifest.validation)),
         build_key=manifest.build_key,
         created_at=manifest.created_at,
         load_seconds=round(load_seconds, 4),
     )
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out

@@ -1,4 +1,8 @@
-"""Native routes: POST /embed and POST /rerank, exposing every option of the runtime."""
+"""Native routes: POST /native/embed and POST /native/rerank, exposing every option of the runtime.
+
+TEI owns /embed and /rerank (handler/routes_tei.py); these keep our richer answers: usage, precision,
+dimensions, base64.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ router = APIRouter(tags=["native"])
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 
 
-@router.post("/embed", response_model=EmbedResponse, responses=ERRORS)
+@router.post("/native/embed", response_model=EmbedResponse, responses=ERRORS)
 def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embed one text or a list of texts."""
     texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
@@ -44,7 +48,7 @@ def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     return inference.render(state, out, len(texts), "inputs", hint)
 
 
-@router.post("/rerank", response_model=RerankResponse, responses=ERRORS)
+@router.post("/native/rerank", response_model=RerankResponse, responses=ERRORS)
 def rerank(body: RerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Score texts against a query with the cross-encoder; results best first."""
     result = inference.rerank(

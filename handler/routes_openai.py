@@ -1,14 +1,32 @@
-"""OpenAI-compatible POST /v1/embeddings (openai-python, LangChain, LlamaIndex point base_url here)."""
+"""OpenAI-compatible POST /v1/embeddings and GET /v1/models (openai-python, LangChain, LlamaIndex point base_url
+here), also taking Jina's embeddings fields (`task`, `embedding_type`, `normalized`, {text} inputs).
+
+`model` must name the served model (or a configured alias): another name is a 404 model_not_found, never
+another model's vectors (handler/model_names.py). An empty string is refused as OpenAI refuses it (400).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from handler import inference
+from edge_encoders import Manifest
+from handler import dialect_inference, inference
 from handler.errors import ApiError, error_responses
-from handler.schemas import OpenAIEmbedding, OpenAIEmbeddingRequest, OpenAIEmbeddingResponse, Usage
-from handler.state import FactsDep, StateDep
+from handler.model_names import check_model, served_names
+from handler.prompts import JINA_TASKS, prompt_options
+from handler.schemas import (
+    OpenAIEmbedding,
+    OpenAIEmbeddingRequest,
+    OpenAIEmbeddingResponse,
+    OpenAIModel,
+    OpenAIModelList,
+    TextDocument,
+    Usage,
+)
+from handler.state import AppState, FactsDep, StateDep
 from handler.vectors import encode_rows
 
 router = APIRouter(tags=["openai"])
@@ -18,30 +36,92 @@ TOKEN_IDS_MESSAGE = (
     "token ids would give meaningless vectors; send strings. With LangChain's OpenAIEmbeddings, set "
     "check_embedding_ctx_length=False (it sends tiktoken ids by default)"
 )
+EMPTY_MESSAGE = "'$.input' is invalid: {where} is an empty string; every input must be a non-empty string"
+_PRECISION = {"float": "float32", "base64": "float32", "binary": "binary", "ubinary": "ubinary"}
 
 
-def _texts(value: str | list[str] | list[int] | list[list[int]]) -> list[str]:
+def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocument]) -> list[str]:
     if isinstance(value, str):
-        return [value]
-    if all(isinstance(item, str) for item in value):
-        return [str(item) for item in value]
-    raise ApiError(422, "token_ids_not_supported", TOKEN_IDS_MESSAGE)
+        texts = [value]
+    elif all(isinstance(item, str) for item in value):
+        texts = [str(item) for item in value]
+    elif all(isinstance(item, TextDocument) for item in value):
+        texts = [item.text for item in value if isinstance(item, TextDocument)]
+    else:
+        raise ApiError(422, "token_ids_not_supported", TOKEN_IDS_MESSAGE)
+    for index, text in enumerate(texts):
+        if text == "":
+            where = "input" if isinstance(value, str) else f"input[{index}]"
+            raise ApiError(400, "invalid_request", EMPTY_MESSAGE.format(where=where))
+    return texts
 
 
 @router.post(
     "/v1/embeddings",
     response_model=OpenAIEmbeddingResponse,
-    responses=error_responses(400, 401, 403, 404, 413, 422, 500, 503),
+    responses=error_responses(400, 401, 404, 413, 422, 500, 503),
+)
+@router.post(  # TEI serves OpenAI's route without the /v1 prefix too
+    "/embeddings",
+    response_model=OpenAIEmbeddingResponse,
+    responses=error_responses(400, 401, 404, 413, 422, 500, 503),
 )
 def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings in OpenAI's shape; `encoding_format=base64` is little-endian float32, as openai-python expects."""
+    model = check_model(state, "embed", body.model)
     texts = _texts(body.input)
-    result = inference.embed(state, facts, texts, "inputs", dimensions=body.dimensions)
-    rows = encode_rows(result.embeddings, body.encoding_format)
+    manifest = state.models.require_embedder().manifest
+    options = prompt_options(manifest, body.task, JINA_TASKS, "task")
+    kind = body.embedding_type or body.encoding_format
+    result = dialect_inference.embed(
+        state,
+        facts,
+        texts,
+        "inputs",
+        truncate=True if body.truncate is None else body.truncate,
+        dimensions=body.dimensions,
+        normalize=body.normalized,
+        precision=_PRECISION[kind],
+        **options,
+    )
+    rows = encode_rows(result.embeddings, "base64" if kind == "base64" else "float")
     out = OpenAIEmbeddingResponse(
-        data=[OpenAIEmbedding(index=i, embedding=row) for i, row in enumerate(rows)],  # type: ignore[arg-type]
-        model=state.models.require_embedder().manifest.name,
+        data=[OpenAIEmbedding(index=i, embedding=row) for i, row in enumerate(rows)],
+        model=model,
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
-    hint = "" if body.encoding_format == "base64" else ", or use encoding_format=base64 (about 3x smaller)"
+    hint = "" if kind == "base64" else ", or use encoding_format=base64 (about 3x smaller)"
     return inference.render(state, out, len(texts), "inputs", hint)
+
+
+def _created(manifest: Manifest) -> int:
+    try:
+        return int(datetime.fromisoformat(str(manifest.created_at).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+
+
+def _models(state: AppState) -> list[OpenAIModel]:
+    out = []
+    for kind in ("embed", "rerank"):
+        model = state.models.embedder if kind == "embed" else state.models.reranker
+        if model is None:
+            continue
+        created = _created(model.manifest)
+        out += [OpenAIModel(id=name, created=created, owned_by="edge-encoders") for name in served_names(state, kind)]
+    return out
+
+
+@router.get("/v1/models", response_model=OpenAIModelList, responses=error_responses(401, 500, 503))
+async def list_models(state: StateDep) -> OpenAIModelList:
+    """The names requests may use: each served model's own name, then its configured aliases."""
+    return OpenAIModelList(data=_models(state))
+
+
+@router.get("/v1/models/{model_id:path}", response_model=OpenAIModel, responses=error_responses(401, 404, 500, 503))
+async def get_model(model_id: str, state: StateDep) -> OpenAIModel:
+    """One model by name; 404 model_not_found for a name this server does not serve."""
+    for model in _models(state):
+        if model.id == model_id:
+            return model
+    raise ApiError(404, "model_not_found", f"The model {model_id!r} does not exist or you do not have access to it")

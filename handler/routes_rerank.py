@@ -1,18 +1,24 @@
-"""Cohere v2 / Jina compatible rerank at /v1/rerank and /v2/rerank (where Cohere's SDK v2 posts).
+"""Cohere and Jina compatible rerank at /v1/rerank (Cohere v1 and Jina) and /v2/rerank (Cohere v2).
 
-One request shape covers both: documents as strings (Cohere v2) or {text} objects (Jina, Cohere v1); the
-response carries Jina's `usage` and Cohere's `id` / `meta.billed_units` so either SDK parses it.
+One request shape covers them: documents as strings (Cohere v2), {text} objects (Jina), or objects ranked on
+`rank_fields` (Cohere v1); the response carries Jina's `usage` and Cohere's `id` / `meta.billed_units` so
+each SDK parses it. `return_documents` defaults to true on /v1/rerank, as Jina documents it (Cohere v1 clients
+ignore the extra field), and to false on /v2/rerank.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from handler import inference
-from handler.errors import error_responses
+from handler.errors import ApiError, error_responses
+from handler.model_names import check_model
+from handler.observability import RequestFacts
 from handler.schemas import (
     BilledUnits,
     CompatMeta,
@@ -20,19 +26,38 @@ from handler.schemas import (
     CompatRerankResponse,
     CompatRerankResult,
     CompatUsage,
-    TextDocument,
 )
-from handler.state import FactsDep, StateDep
+from handler.state import AppState, FactsDep, StateDep
 
 router = APIRouter(tags=["cohere / jina"])
-ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
+ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 
-@router.post("/v1/rerank", response_model=CompatRerankResponse, responses=ERRORS)
-@router.post("/v2/rerank", response_model=CompatRerankResponse, responses=ERRORS)
-def rerank(body: CompatRerankRequest, state: StateDep, facts: FactsDep) -> Response:
-    """Documents ranked by relevance to the query, best first."""
-    documents = [d if isinstance(d, str) else d.text for d in body.documents]
+def document_text(document: str | dict[str, Any], index: int, rank_fields: list[str] | None) -> str:
+    """The text ranked for one document: the string, its `text`, or its rank_fields as 'field: value' lines."""
+    if isinstance(document, str):
+        return document
+    fields = rank_fields or ["text"]
+    missing = [f for f in fields if f not in document]
+    if missing:
+        raise ApiError(
+            422, "invalid_request", f"documents[{index}] has no field {missing[0]!r} (rank_fields: {fields})"
+        )
+    if fields == ["text"]:
+        value = document["text"]
+        if not isinstance(value, str):
+            raise ApiError(422, "invalid_request", f"documents[{index}].text must be a string")
+        return value
+    return "\n".join(f"{f}: {_field_text(document[f])}" for f in fields)
+
+
+def _field_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, return_default: bool) -> Response:
+    model = check_model(state, "rerank", body.model)
+    documents = [document_text(d, i, body.rank_fields) for i, d in enumerate(body.documents)]
     result = inference.rerank(
         state,
         facts,
@@ -43,20 +68,37 @@ def rerank(body: CompatRerankRequest, state: StateDep, facts: FactsDep) -> Respo
         top_n=body.top_n,
         return_documents=False,
     )
+    return_documents = return_default if body.return_documents is None else body.return_documents
     results = [
         CompatRerankResult(
             index=hit.index,
             relevance_score=hit.score,
             # the document as sent (not cut by max_tokens_per_doc), as Cohere and Jina return it
-            document=TextDocument(text=documents[hit.index]) if body.return_documents else None,
+            document=_as_sent(body.documents[hit.index]) if return_documents else None,
         )
         for hit in result.hits
     ]
     out = CompatRerankResponse(
         id=facts.request_id or uuid.uuid4().hex,
-        model=state.models.require_reranker().manifest.name,
+        model=model,
         results=results,
         usage=CompatUsage(total_tokens=result.total_tokens),
         meta=CompatMeta(billed_units=BilledUnits(search_units=1, input_tokens=result.total_tokens)),
     )
     return inference.render(state, out, len(documents), "documents")
+
+
+def _as_sent(document: str | dict[str, Any]) -> dict[str, Any]:
+    return {"text": document} if isinstance(document, str) else document
+
+
+@router.post("/v1/rerank", response_model=CompatRerankResponse, responses=ERRORS)
+def rerank_v1(body: CompatRerankRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Jina and Cohere v1: documents ranked by relevance to the query, best first, with their text by default."""
+    return _rerank(body, state, facts, return_default=True)
+
+
+@router.post("/v2/rerank", response_model=CompatRerankResponse, responses=ERRORS)
+def rerank_v2(body: CompatRerankRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Cohere v2: documents ranked by relevance to the query, best first."""
+    return _rerank(body, state, facts, return_default=False)

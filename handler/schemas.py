@@ -6,7 +6,7 @@ so a client library upgrade does not break calls.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -63,20 +63,44 @@ class RerankResponse(BaseModel):
     usage: Usage
 
 
+class TextDocument(BaseModel):
+    text: str
+
+
 # ---- OpenAI /v1/embeddings ---------------------------------------------------------------------------------
 class OpenAIEmbeddingRequest(BaseModel):
     # Token-id arrays are accepted by the schema only to refuse them with a clear message (see the route).
-    input: str | list[str] | list[int] | list[list[int]]
+    # {text} objects are Jina's form of the same list.
+    input: str | list[str] | list[int] | list[list[int]] | list[TextDocument]
     model: str | None = None
     encoding_format: EncodingFormat = "float"
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None
+    # Jina's embeddings fields, where they map onto what the runtime has
+    task: str | None = Field(None, description="Jina: retrieval.query, retrieval.passage, ... -> the model's prompt")
+    embedding_type: Literal["float", "base64", "binary", "ubinary"] | None = Field(
+        None, description="Jina: float, base64 (float32 bytes), binary, ubinary (packed bits)"
+    )
+    normalized: bool | None = Field(None, description="Jina: L2-normalize (default: what the model does)")
+    truncate: bool | None = Field(None, description="Jina: cut over-long inputs (default true, as OpenAI does)")
+
+
+class OpenAIModel(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class OpenAIModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[OpenAIModel]
 
 
 class OpenAIEmbedding(BaseModel):
     object: Literal["embedding"] = "embedding"
     index: int
-    embedding: list[float] | str
+    embedding: list[float] | list[int] | str
 
 
 class OpenAIEmbeddingResponse(BaseModel):
@@ -87,23 +111,26 @@ class OpenAIEmbeddingResponse(BaseModel):
 
 
 # ---- Cohere v2 / Jina rerank ---------------------------------------------------------------------------------
-class TextDocument(BaseModel):
-    text: str
-
-
 class CompatRerankRequest(BaseModel):
     query: str
-    documents: list[str | TextDocument] = Field(description="Strings (Cohere v2) or {text} objects (Jina, v1).")
+    documents: list[str | dict[str, Any]] = Field(
+        description="Strings (Cohere v2), {text} objects (Jina), or objects ranked on `rank_fields` (Cohere v1)."
+    )
     model: str | None = None
     top_n: int | None = Field(None, ge=1)
-    return_documents: bool = False
+    return_documents: bool | None = Field(
+        None, description="Default: true on /v1/rerank (Jina's documented default), false on /v2/rerank (Cohere)."
+    )
     max_tokens_per_doc: int | None = Field(None, ge=1, description="Cut each document to this many tokens.")
+    rank_fields: list[str] | None = Field(
+        None, description="Cohere v1: the object fields ranked on, in this order (default ['text'])."
+    )
 
 
 class CompatRerankResult(BaseModel):
     index: int
     relevance_score: float
-    document: TextDocument | None = None
+    document: dict[str, Any] | None = None
 
 
 class CompatUsage(BaseModel):

@@ -1,25 +1,80 @@
-"""The HTTP server entry point of the server image (Cloud Run, Fly, ECS/Fargate, Kubernetes): uvicorn on $PORT.
+"""`python -m handler.serve`: the app under uvicorn as a public endpoint needs it (outside Lambda).
 
-    python -m handler.serve            # 0.0.0.0:$PORT (default 8080), one worker
+Why not plain `uvicorn handler.app:app`: uvicorn sends `server: uvicorn` on every response, and never times out
+a client that opens a connection and sends its request head slowly or not at all (slowloris): 30 such clients
+were measured to stay connected indefinitely. Here the server header is off, and a connection whose request
+line and headers are not complete within EDGE_HEADER_TIMEOUT_MS is closed. A stalled *body* is answered 408 by
+the middleware (EDGE_BODY_TIMEOUT_MS). Keep-alive idles out after 5 s (uvicorn's default). glibc's malloc arenas
+are capped (EDGE_MALLOC_ARENAS) so freed memory is shared by the worker threads instead of kept per thread.
 
-Why one process by default: onnxruntime already uses every CPU the container's quota grants for one call
-(edge_encoders.available_cpus reads the cgroup limit), so more workers only multiply memory (one copy of the
-models each) and oversubscribe the CPUs; scale with replicas instead. EDGE_SERVER_WORKERS overrides it.
-SIGTERM (what every orchestrator sends first): uvicorn stops accepting, lets requests in flight finish for up
-to EDGE_SERVER_SHUTDOWN_GRACE_S seconds, then exits 0; keep the orchestrator's grace period longer.
+In the server image (Dockerfile.server) it is the entry point: `PORT` (default 8080, Cloud Run's convention) and
+`EDGE_SERVER_HOST` (the image sets 0.0.0.0) give the defaults of --port and --host. One process: onnxruntime
+already uses the CPUs of the container's quota for one call, and a second worker would hold a second copy of
+the models; scale with replicas. On SIGTERM uvicorn stops accepting, lets requests in flight finish for up to
+EDGE_SERVER_SHUTDOWN_GRACE_S seconds (default 20; keep the orchestrator's grace period longer), and exits 0.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
 import os
-import sys
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-DEFAULT_PORT = 8080  # Cloud Run's convention; also what the image EXPOSEs
+from handler import memory
+from handler.settings import Settings, SettingsError
+
+log = logging.getLogger("handler")
+
+DEFAULT_PORT = 8080
+DEFAULT_SHUTDOWN_GRACE_S = 20
 
 
-def _int_env(name: str, default: int, minimum: int) -> int:
+class HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for each request head (request line and headers)."""
+
+    header_timeout = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_timer()  # the next request on a kept-alive connection gets its own deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_deadline)
+
+    def _header_deadline(self) -> None:
+        """Close the connection if the client still has not sent a whole request head."""
+        self._header_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return  # a request is in progress (its body has its own timeout) or the connection is gone
+        if self.cycle is not None and not self.cycle.response_complete:
+            return
+        self.transport.close()
+
+
+def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutProtocol]:
+    """The protocol class with this header deadline (uvicorn instantiates the class itself)."""
+    return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    """An integer from the environment, or a one-line exit naming the variable."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -32,26 +87,34 @@ def _int_env(name: str, default: int, minimum: int) -> int:
     return value
 
 
-def main() -> int:
-    """Run uvicorn with the settings from the environment until SIGTERM/SIGINT."""
-    port = _int_env("PORT", DEFAULT_PORT, 1)
-    workers = _int_env("EDGE_SERVER_WORKERS", 1, 1)
-    grace = _int_env("EDGE_SERVER_SHUTDOWN_GRACE_S", 20, 0)
-    uvicorn.run(
+def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
         "handler.app:app",
-        host=os.environ.get("EDGE_SERVER_HOST", "0.0.0.0"),
+        host=host,
         port=port,
-        workers=workers,
-        timeout_graceful_shutdown=grace,
-        timeout_keep_alive=_int_env("EDGE_SERVER_KEEPALIVE_S", 75, 1),  # above typical load balancer idle
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("EDGE_SERVER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        access_log=False,  # the app writes one JSON line per request itself
+        http=protocol_with_timeout(settings.header_timeout_ms / 1000) if settings.header_timeout_ms else "h11",
         server_header=False,
-        date_header=True,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=_env_int("EDGE_SERVER_SHUTDOWN_GRACE_S", DEFAULT_SHUTDOWN_GRACE_S, 0),
+        lifespan="off",
+        access_log=False,  # the app writes its own JSON access line per request
+        log_level=settings.log_level.lower(),
     )
-    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the HTTP API under uvicorn (no server header, timeouts).")
+    parser.add_argument("--host", default=os.environ.get("EDGE_SERVER_HOST", "").strip() or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=_env_int("PORT", DEFAULT_PORT, 1))
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:  # the app itself answers 503 bad_configuration; use defaults for the server
+        log.error("bad configuration: %s", exc)
+        settings = Settings()
+    memory.limit_arenas(settings.malloc_arenas)
+    uvicorn.Server(config(args.host, args.port, settings)).run()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from handler.admission import Admission
 from handler.auth import ApiKey
 from handler.errors import ApiError
 from handler.models import Models
@@ -22,8 +23,12 @@ class AppState:
     api_key: ApiKey
     access_log: AccessLog
     config_error: str | None = None  # EDGE_* settings that could not be parsed: every route answers 503
+    admission: Admission = field(init=False)
     _cold: bool = field(default=True, repr=False)
     _cold_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.max_concurrency, self.settings.max_queue)
 
     def claim_cold_start(self) -> bool:
         """True for the first request this process serves (what a Lambda cold start is), then False."""

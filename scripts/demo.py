@@ -64,7 +64,7 @@ def run_demo(bundles: dict[str, Path]) -> None:
         vectors = np.asarray(body["embeddings"], dtype=np.float32)
         init = emulator.init_duration_ms()
         print(f"cold start: init {init:.0f} ms (imports, both models, warm-up)" if init else "cold start")
-        print(f"POST /embed ({_timing(result)}, first call includes init)")
+        print(f"POST /native/embed ({_timing(result)}, first call includes init)")
         print(
             f"  {len(request['inputs'])} texts -> vectors of shape {vectors.shape}, norms "
             f"{', '.join(f'{n:.3f}' for n in np.linalg.norm(vectors, axis=1))}"
@@ -76,11 +76,15 @@ def run_demo(bundles: dict[str, Path]) -> None:
 
         request, body, result = _call(emulator, "rerank.json")
         top = body["results"][0]
-        print(f"\nPOST /rerank ({_timing(result)})")
+        print(f"\nPOST /native/rerank ({_timing(result)})")
         print(f"  query: {request['query']!r}")
         for hit in body["results"]:
             print(f"  {hit['score']:.4f}  [{hit['index']}] {_short(request['texts'][hit['index']])}")
         print(f"  top passage: {request['texts'][top['index']]!r}")
+
+        request, body, result = _call(emulator, "tei_embed.json")
+        print(f"\nPOST /embed, text-embeddings-inference style ({_timing(result)})")
+        print(f"  {len(body)} bare vectors of {len(body[0])} dims (TEI's [[...]]), as TEI clients expect")
 
         request, body, result = _call(emulator, "openai_embeddings.json")
         first = np.asarray(body["data"][0]["embedding"], dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ def write_bundle(dest: Path, spec: BundleSpec, *, link: bool = True) -> Manifest
         validation=dict(spec.validation),
         tools=dict(spec.tools),
         build_key=spec.build_key,
-        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
         **fields,
     )
     manifest.write(dest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -14,9 +15,16 @@ import onnxruntime as ort
 
 from edge_encoders import load_cache
 from edge_encoders.batching import BatchPolicy, plan_batches
-from edge_encoders.errors import BundleError, EmptyInputError, TooManyInputsError, TooManyTokensError
+from edge_encoders.errors import (
+    BundleError,
+    EmptyInputError,
+    InvalidTextError,
+    TooManyInputsError,
+    TooManyTokensError,
+)
 from edge_encoders.manifest import Manifest, read_manifest, verify_files
-from edge_encoders.session import SessionConfig, create_session
+from edge_encoders.session import SessionConfig, create_session, run_options
+from edge_encoders.stop import StopToken
 from edge_encoders.text_tokenizer import TextTokenizer, TokenBatch
 
 log = logging.getLogger("edge_encoders")
@@ -28,6 +36,9 @@ class Limits:
 
     max_inputs: int | None = None
     max_tokens: int | None = None  # after truncation, summed over the call's inputs
+    # Never tokenize more than this many characters of one input (UnboundedInputError past it): bounds the
+    # work of inputs with no token boundary (one 6 MB word, a whitespace run). None: tokenize what it takes.
+    max_scan_chars: int | None = None
 
 
 NO_LIMITS = Limits()
@@ -45,6 +56,7 @@ class LoadedBundle:
     session: ort.InferenceSession
     load_seconds: float
     extra: dict[str, Path] = field(default_factory=dict)
+    run_options: ort.RunOptions | None = None
 
 
 def open_bundle(
@@ -82,7 +94,9 @@ def open_bundle(
         raise BundleError(f"{path}/{model_file}: graph has no output {manifest.output_name!r}")
     seconds = time.perf_counter() - started
     log.info("loaded %s bundle %s (variant %s) in %.3f s", manifest.kind, path, variant, seconds)
-    return LoadedBundle(path, manifest, variant, model_file, tokenizer, session, seconds)
+    return LoadedBundle(
+        path, manifest, variant, model_file, tokenizer, session, seconds, run_options=run_options(session_config)
+    )
 
 
 def check_count(count: int, limits: Limits, what: str) -> None:
@@ -111,16 +125,53 @@ def check_tokens(lengths: list[int], limits: Limits, what: str) -> None:
         )
 
 
+def check_tokens_before(bounds: list[int] | None, limits: Limits, what: str) -> None:
+    """The token limit checked on lower bounds from a cheap scan, before anything is tokenized."""
+    if bounds is None or limits.max_tokens is None:
+        return
+    total = sum(bounds)
+    if total > limits.max_tokens:
+        per_call = max(1, len(bounds) * limits.max_tokens // total)
+        raise TooManyTokensError(
+            f"at least {total} tokens (after truncation) in one call, over the limit of {limits.max_tokens}; "
+            f"split the request into calls of about {per_call} {what} or fewer",
+            total=total,
+            limit=limits.max_tokens,
+        )
+
+
 def check_texts(texts: list[str], what: str) -> None:
-    """Every input must be a string; empty strings are allowed (they embed as [CLS][SEP])."""
+    """Every input must be a string of valid Unicode; empty strings are allowed (they embed as [CLS][SEP])."""
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise EmptyInputError(f"{what} {index} is {type(text).__name__}, expected a string")
+        check_unicode(text, what, index)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_unicode(text: str, what: str, index: int | None = None) -> None:
+    """Refuse a lone surrogate (tokenizers raise TypeError on one): the client's error, named, not ours."""
+    if text.isascii():
+        return
+    found = _SURROGATE.search(text)
+    if found is None:
+        return
+    where = what if index is None else f"{what} {index}"
+    position = found.start()
+    raise InvalidTextError(
+        f"{where} is not valid Unicode: a lone surrogate (U+{ord(found.group()):04X}) at character {position}; "
+        "send UTF-8 text (an emoji as the character itself or as a surrogate pair)",
+        field=what,
+        index=index,
+        position=position,
+    )
 
 
 def run_session(bundle: LoadedBundle, feeds: dict[str, np.ndarray]) -> np.ndarray:
     """One onnxruntime call returning the manifest's output."""
-    (output,) = bundle.session.run([bundle.manifest.output_name], feeds)
+    (output,) = bundle.session.run([bundle.manifest.output_name], feeds, bundle.run_options)
     return np.asarray(output)
 
 
@@ -184,9 +235,14 @@ class BundleModel:
         return self._bundle.tokenizer
 
     def _run_batches(
-        self, encodings: list[Any], lengths: list[int]
+        self, encodings: list[Any], lengths: list[int], stop: StopToken | None = None
     ) -> Iterator[tuple[list[int], TokenBatch, np.ndarray]]:
-        """Run the planned micro-batches: (input indices, padded tokens, model output) for each."""
+        """Run the planned micro-batches: (input indices, padded tokens, model output) for each.
+
+        `stop` is checked before each micro-batch: a cancelled or late call ends within one small run.
+        """
         for indices in plan_batches(lengths, self.batch_policy):
+            if stop is not None:
+                stop.check()
             tokens = self._bundle.tokenizer.pad([encodings[i] for i in indices])
             yield indices, tokens, run_session(self._bundle, tokens.feeds(self.manifest.input_names))

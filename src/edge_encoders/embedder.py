@@ -12,11 +12,14 @@ from edge_encoders.bundle import (
     check_count,
     check_texts,
     check_tokens,
+    check_tokens_before,
+    check_unicode,
 )
 from edge_encoders.errors import InvalidArgumentError
 from edge_encoders.pooling import normalize as l2_normalize
 from edge_encoders.pooling import pool
 from edge_encoders.precision import PRECISIONS, quantize, ranges_from
+from edge_encoders.stop import StopToken
 
 
 @dataclass
@@ -83,8 +86,12 @@ class Embedder(BundleModel):
         precision: str = "float32",
         truncate: bool = True,
         limits: Limits | None = None,
+        stop: StopToken | None = None,
     ) -> EmbedResult:
-        """embed(), also returning per-input token counts; `limits` overrides the instance's for this call."""
+        """embed(), also returning per-input token counts; `limits` overrides the instance's for this call.
+
+        `stop` (a deadline or cancel flag) is checked after tokenizing and before every micro-batch.
+        """
         limits = limits or self.limits
         batch = [texts] if isinstance(texts, str) else list(texts)
         check_count(len(batch), limits, "inputs")
@@ -93,12 +100,14 @@ class Embedder(BundleModel):
             raise InvalidArgumentError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         dims = self._check_dimensions(dimensions)
         prefix = self._resolve_prompt(prompt_name, prompt)
+        check_unicode(prefix, "prompt")
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
-        encodings = self.tokenizer.encode([prefix + t for t in batch], truncate=truncate)
+        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, "inputs")
+        encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix, max_chars=limits.max_scan_chars)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, "inputs")
-        pooled = self._forward(encodings, lengths)
+        pooled = self._forward(encodings, lengths, stop)
         vectors = self._finish(pooled, dims, do_normalize)
         if precision in ("int8", "uint8"):
             ranges = self._ranges(dims, do_normalize)
@@ -107,10 +116,10 @@ class Embedder(BundleModel):
             out = quantize(vectors, precision)
         return EmbedResult(out, lengths)
 
-    def _forward(self, encodings: list, lengths: list[int]) -> np.ndarray:
+    def _forward(self, encodings: list, lengths: list[int], stop: StopToken | None = None) -> np.ndarray:
         pooled = np.empty((len(encodings), self.dimension), dtype=np.float32)
         assert self.manifest.pooling is not None
-        for indices, tokens, hidden in self._run_batches(encodings, lengths):
+        for indices, tokens, hidden in self._run_batches(encodings, lengths, stop):
             pooled[indices] = pool(hidden, tokens.attention_mask, self.manifest.pooling)
         return pooled
 

@@ -35,6 +35,18 @@ class EmptyInputError(InputError):
     code = "empty_input"
 
 
+class InvalidTextError(InputError):
+    """A text is not valid Unicode (a lone surrogate, as JSON's \\ud800 escapes can carry): no tokenizer takes it."""
+
+    code = "invalid_unicode"
+
+    def __init__(self, message: str, *, field: str, index: int | None, position: int) -> None:
+        super().__init__(message)
+        self.field = field
+        self.index = index
+        self.position = position
+
+
 class TooManyInputsError(InputError):
     """More inputs in one call than the configured limit allows."""
 
@@ -64,7 +76,36 @@ class InputTooLongError(InputError):
         self.limit = limit
 
 
+class UnboundedInputError(InputError):
+    """An input would have to be tokenized beyond the scan limit to know its kept tokens (no token boundary)."""
+
+    code = "input_unbounded"
+
+    def __init__(self, message: str, *, index: int, limit: int) -> None:
+        super().__init__(message)
+        self.index = index
+        self.limit = limit
+
+
 class InvalidArgumentError(InputError):
     """An argument has a value the model cannot honour (unknown prompt, dimensions too large, bad precision)."""
 
     code = "invalid_argument"
+
+
+class StoppedError(EdgeEncodersError):
+    """Work stopped between micro-batches because its caller no longer wants it (not the input's fault)."""
+
+    code = "stopped"
+
+
+class DeadlineExceededError(StoppedError):
+    """The call's deadline passed before it finished."""
+
+    code = "deadline_exceeded"
+
+
+class RequestCancelledError(StoppedError):
+    """The caller went away (e.g. an HTTP client disconnected) before the call finished."""
+
+    code = "cancelled"

@@ -143,12 +143,12 @@ class FunctionUrlClient:
 
     # -- API -----------------------------------------------------------------------------------------------
     def embed(self, inputs: str | Sequence[str], **options: Any) -> Any:
-        """POST /embed; options as the native route takes them (normalize, dimensions, precision, ...)."""
-        return self.request("POST", "/embed", {"inputs": _texts(inputs), **options})
+        """POST /native/embed; options as the native route takes them (normalize, dimensions, precision, ...)."""
+        return self.request("POST", "/native/embed", {"inputs": _texts(inputs), **options})
 
     def rerank(self, query: str, texts: Sequence[str], **options: Any) -> Any:
-        """POST /rerank; options as the native route takes them (top_n, return_text, raw_scores, ...)."""
-        return self.request("POST", "/rerank", {"query": query, "texts": list(texts), **options})
+        """POST /native/rerank; options as the native route takes them (top_n, return_text, raw_scores, ...)."""
+        return self.request("POST", "/native/rerank", {"query": query, "texts": list(texts), **options})
 
     def health(self) -> Any:
         return self.request("GET", "/health")

@@ -37,7 +37,7 @@ class FileEntry:
 
 @dataclass
 class Manifest:
-    """Everything the runtime needs to serve a bundle; see DESIGN.md for the field meanings."""
+    """Everything the runtime needs to serve a bundle; README.md's bundle section gives the field meanings."""
 
     kind: Kind
     name: str

@@ -12,8 +12,11 @@ from edge_encoders.bundle import (
     check_count,
     check_texts,
     check_tokens,
+    check_tokens_before,
+    check_unicode,
 )
-from edge_encoders.errors import InvalidArgumentError
+from edge_encoders.errors import EmptyInputError, InvalidArgumentError
+from edge_encoders.stop import StopToken
 
 
 @dataclass
@@ -49,9 +52,24 @@ class Reranker(BundleModel):
     def _warm_up(self) -> None:
         self.score([("warm", "up")])
 
-    def score(self, pairs: list[tuple[str, str]], *, raw_scores: bool = False, truncate: bool = True) -> np.ndarray:
+    def score(
+        self,
+        pairs: list[tuple[str, str]],
+        *,
+        raw_scores: bool = False,
+        truncate: bool = True,
+        stop: StopToken | None = None,
+    ) -> np.ndarray:
         """Scores of (query, document) pairs, in input order: (n,) for one label, (n, num_labels) otherwise."""
-        return self._score(pairs, raw_scores=raw_scores, truncate=truncate, limits=self.limits, what="pairs")[0]
+        check_count(len(pairs), self.limits, "pairs")
+        for index, pair in enumerate(pairs):
+            for side, text in zip(("query", "document"), pair, strict=True):
+                if not isinstance(text, str):
+                    raise EmptyInputError(f"pair {index}'s {side} is {type(text).__name__}, expected a string")
+                check_unicode(text, f"pair {index}'s {side}")
+        return self._score(
+            pairs, raw_scores=raw_scores, truncate=truncate, limits=self.limits, what="pairs", stop=stop
+        )[0]
 
     def rerank(
         self,
@@ -83,16 +101,29 @@ class Reranker(BundleModel):
         raw_scores: bool = False,
         truncate: bool = True,
         limits: Limits | None = None,
+        stop: StopToken | None = None,
     ) -> RerankResult:
-        """rerank(), also returning per-document token counts; `limits` overrides the instance's for this call."""
+        """rerank(), also returning per-document token counts; `limits` overrides the instance's for this call.
+
+        Counts are checked before any text is looked at; the query is tokenized once, only as far as a pair keeps
+        it; `stop` is checked before every micro-batch.
+        """
         limits = limits or self.limits
         if not isinstance(query, str):
             raise InvalidArgumentError("query must be a string")
         if top_n is not None and (not isinstance(top_n, int) or top_n < 1):
             raise InvalidArgumentError(f"top_n must be a positive integer; got {top_n!r}")
+        check_count(len(documents), limits, "documents")
+        check_unicode(query, "query")
         check_texts(documents, "document")
+        check_tokens_before(self.tokenizer.pair_kept_lower_bound(query, documents), limits, "documents")
         scores, counts = self._score(
-            [(query, d) for d in documents], raw_scores=raw_scores, truncate=truncate, limits=limits, what="documents"
+            [(query, d) for d in documents],
+            raw_scores=raw_scores,
+            truncate=truncate,
+            limits=limits,
+            what="documents",
+            stop=stop,
         )
         if scores.ndim != 1:
             raise InvalidArgumentError(
@@ -108,16 +139,22 @@ class Reranker(BundleModel):
         return RerankResult(hits, counts)
 
     def _score(
-        self, pairs: list[tuple[str, str]], *, raw_scores: bool, truncate: bool, limits: Limits, what: str
+        self,
+        pairs: list[tuple[str, str]],
+        *,
+        raw_scores: bool,
+        truncate: bool,
+        limits: Limits,
+        what: str,
+        stop: StopToken | None = None,
     ) -> tuple[np.ndarray, list[int]]:
-        """Counted and token-checked once, under the caller's name for the inputs (documents or pairs)."""
-        check_count(len(pairs), limits, what)
-        encodings = self.tokenizer.encode_pairs(pairs, truncate=truncate)
+        """Token-checked once, under the caller's name for the inputs (documents or pairs); counted by the caller."""
+        encodings = self.tokenizer.encode_pairs(pairs, truncate=truncate, max_chars=limits.max_scan_chars)
         lengths = [len(e.ids) for e in encodings]
         check_tokens(lengths, limits, what)
         labels = self.manifest.num_labels or 1
         logits = np.empty((len(pairs), labels), dtype=np.float32)
-        for indices, _tokens, out in self._run_batches(encodings, lengths):
+        for indices, _tokens, out in self._run_batches(encodings, lengths, stop):
             logits[indices] = out.reshape(len(indices), -1)
         scores = logits if raw_scores or self.manifest.activation == "identity" else _sigmoid(logits)
         return (scores[:, 0] if labels == 1 else scores), lengths

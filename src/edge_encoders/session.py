@@ -53,6 +53,7 @@ class SessionConfig:
     intra_op_threads: int | None = None  # None: available_cpus()
     inter_op_threads: int = 1
     cpu_mem_arena: bool = True  # arena: faster repeated runs; off: lower steady RSS after large batches
+    arena_shrinkage: bool = False  # with the arena: hand its unused chunks back after every run
     graph_optimization: str = "all"  # "all" | "extended" | "basic" | "disabled"
 
 
@@ -81,3 +82,13 @@ def create_session(model_path: str | Path, config: SessionConfig | None = None) 
         return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
         raise BundleError(f"onnxruntime cannot load {model_path}: {exc}") from None
+
+
+def run_options(config: SessionConfig | None = None) -> ort.RunOptions | None:
+    """Per-run options: arena shrinkage (memory back after each run, the arena kept within one) when asked."""
+    cfg = config or SessionConfig()
+    if not (cfg.cpu_mem_arena and cfg.arena_shrinkage):
+        return None
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options

@@ -1,18 +1,26 @@
 """Tokenization from tokenizer.json, with truncation and padding set from the manifest.
 
 Trap this module exists for: MiniLM's shipped tokenizer.json pins truncation to 128 and pads to a fixed
-128; left as is, long inputs are cut short and every batch pays for padding. We reset both.
+128; left as is, long inputs are cut short and every batch pays for padding. We reset both. Texts are
+tokenized only as far as truncation keeps them (prefix_tokenize.py), so a long input costs what it keeps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from edge_encoders.errors import BundleError, InputTooLongError
+from edge_encoders.errors import BundleError, InputTooLongError, UnboundedInputError
+from edge_encoders.prefix_tokenize import PrefixTokenizer
+
+# An over-long input's exact length is counted for the error message only up to this many characters.
+_EXACT_LENGTH_CHARS = 65536
+# A text this many characters per kept token or shorter is tokenized whole in one batch call.
+_SHORT_CHARS_PER_TOKEN = 8
 
 
 @dataclass
@@ -44,47 +52,176 @@ class TextTokenizer:
         self._tok.no_padding()
         # longest_first, applied before special tokens are added: the same cut transformers makes
         self._tok.enable_truncation(max_length=max_seq_length, stride=0, strategy="longest_first")
-        self._untruncated: Tokenizer | None = None
+        self._prefix = PrefixTokenizer(self._tok)
         pad_id = self._tok.token_to_id("[PAD]")
         if pad_id is None:
             pad_id = self._tok.token_to_id("<pad>")
         self.pad_id = pad_id if pad_id is not None else 0
 
-    def encode(self, texts: list[str], *, truncate: bool) -> list[Encoding]:
-        """Encode single texts; without truncation, an over-long text raises InputTooLongError."""
-        encodings = self._tok.encode_batch(texts, add_special_tokens=True)
-        if not truncate:
-            self._refuse_truncated(encodings, texts)
-        return encodings
+    @property
+    def single_room(self) -> int:
+        """Content tokens one text may keep (max_seq_length less the special tokens)."""
+        return max(0, self.max_seq_length - self._tok.num_special_tokens_to_add(False))
 
-    def encode_pairs(self, pairs: list[tuple[str, str]], *, truncate: bool) -> list[Encoding]:
-        """Encode (query, document) pairs with real segment ids; truncation cuts the longest side first."""
-        encodings = self._tok.encode_batch(pairs, add_special_tokens=True)
-        if not truncate:
-            self._refuse_truncated(encodings, pairs)
-        return encodings
+    @property
+    def pair_room(self) -> int:
+        """Content tokens a (query, document) pair may keep between them."""
+        return max(0, self.max_seq_length - self._tok.num_special_tokens_to_add(True))
 
-    def _refuse_truncated(self, encodings: list[Encoding], inputs: list[str] | list[tuple[str, str]]) -> None:
-        for index, enc in enumerate(encodings):
-            if enc.overflowing:
-                if self._untruncated is None:
-                    self._untruncated = Tokenizer.from_str(self._tok.to_str())
-                    self._untruncated.no_truncation()
-                item = inputs[index]
-                full = (
-                    self._untruncated.encode(item[0], item[1], add_special_tokens=True)
-                    if isinstance(item, tuple)
-                    else self._untruncated.encode(item, add_special_tokens=True)
-                )
-                length = len(full.ids)
-                limit = self.max_seq_length
-                raise InputTooLongError(
-                    f"input {index} is {length} tokens long, over the model's limit of {limit}; "
-                    "shorten it or turn truncation on",
-                    index=index,
-                    length=length,
-                    limit=limit,
-                )
+    def first_tokens(
+        self, texts: Sequence[str], n: int, *, head: str = "", max_chars: int | None = None
+    ) -> list[Encoding]:
+        """The first min(n, all) tokens of each head + text (no special tokens), tokenizing no more than needed.
+
+        max_chars: never tokenize more of a text than that (UnboundedInputError if it would be needed).
+        """
+        return self._prefix.first_tokens(texts, n, head=head, max_chars=max_chars)
+
+    def kept_lower_bound(self, texts: Sequence[str], *, head: str = "") -> list[int] | None:
+        """Tokens (with specials) each text will surely keep after truncation, from a scan cheaper than tokenizing."""
+        bounds = self._prefix.lower_bounds(texts, self.single_room, head=head)
+        specials = self._tok.num_special_tokens_to_add(False)
+        return None if bounds is None else [b + specials for b in bounds]
+
+    def pair_kept_lower_bound(
+        self, query: str, documents: Sequence[str], *, doc_cap: int | None = None
+    ) -> list[int] | None:
+        """The same for (query, document) pairs: a pair keeps min(room, query + document tokens) + specials.
+
+        doc_cap: documents will first be cut to that many tokens.
+        """
+        room = self.pair_room
+        q = self._prefix.lower_bounds([query], room)
+        d = self._prefix.lower_bounds(documents, room)
+        if q is None or d is None:
+            return None
+        specials = self._tok.num_special_tokens_to_add(True)
+        cap = room if doc_cap is None else doc_cap
+        return [min(room, q[0] + min(b, cap)) + specials for b in d]
+
+    def encode(
+        self, texts: Sequence[str], *, truncate: bool, head: str = "", max_chars: int | None = None
+    ) -> list[Encoding]:
+        """Encode single texts (each prefixed by head); without truncation an over-long one raises InputTooLongError.
+
+        Each text is tokenized only as far as truncation keeps it (plus one token to know it was cut).
+        """
+        room = self.single_room
+        # Short texts (most) in one Rust call as they are: tokenizing one whole costs no more than its prefix.
+        short_chars = _SHORT_CHARS_PER_TOKEN * (room + 2)
+        short = [i for i, t in enumerate(texts) if len(head) + len(t) <= short_chars]
+        long = [i for i, t in enumerate(texts) if len(head) + len(t) > short_chars]
+        out: dict[int, Encoding] = dict(
+            zip(short, self._tok.encode_batch([head + texts[i] for i in short]), strict=True)
+        )
+        cut = {i for i in short if out[i].overflowing}
+        if long:
+            firsts = self.first_tokens([texts[i] for i in long], room + 1, head=head, max_chars=max_chars)
+            for i, first in zip(long, firsts, strict=True):
+                if len(first.ids) > room:
+                    cut.add(i)
+                out[i] = self._tok.post_process(first, None, add_special_tokens=True)
+        if cut and not truncate:
+            index = min(cut)
+            cheap = len(head) + len(texts[index]) <= _EXACT_LENGTH_CHARS
+            raise self._too_long(index, self.count_with_specials(head + texts[index]) if cheap else None)
+        return [out[i] for i in range(len(texts))]
+
+    def encode_pairs(
+        self, pairs: Sequence[tuple[str, str]], *, truncate: bool, max_chars: int | None = None
+    ) -> list[Encoding]:
+        """Encode (query, document) pairs with real segment ids; truncation cuts the longest side first.
+
+        Each distinct query is tokenized once, and every side only as far as the pair can keep it: tokenizers'
+        longest-first cut depends on each side's length only up to pair_room + 1 tokens, except which side is
+        longer when both exceed the room and the room is odd (the longer side keeps the extra token); that
+        comparison tokenizes both further, never more than the shorter of the two.
+        """
+        room = self.pair_room
+        distinct = list(dict.fromkeys(q for q, _ in pairs))
+        plus = dict(zip(distinct, self._queries(distinct, room + 2, max_chars), strict=True))
+        capped = {q: _cut(enc, room + 1) for q, enc in plus.items()}
+        docs = self.first_tokens([d for _, d in pairs], room + 1, max_chars=max_chars)
+        longer = self._longer_queries(pairs, docs, capped, max_chars) if room % 2 else set()
+        out = []
+        for index, ((query, _), doc) in enumerate(zip(pairs, docs, strict=True)):
+            first = plus[query] if index in longer else capped[query]
+            if not truncate and len(capped[query].ids) + len(doc.ids) > room:
+                raise self._too_long(index, self._pair_length(pairs[index]))
+            out.append(self._tok.post_process(first, doc, add_special_tokens=True))
+        return out
+
+    def _queries(self, queries: list[str], n: int, max_chars: int | None) -> list[Encoding]:
+        try:
+            return self.first_tokens(queries, n, max_chars=max_chars)
+        except UnboundedInputError as exc:
+            raise UnboundedInputError(
+                exc.message.replace(f"input {exc.index}", "the query", 1), index=exc.index, limit=exc.limit
+            ) from None
+
+    def _longer_queries(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        docs: list[Encoding],
+        capped: dict[str, Encoding],
+        max_chars: int | None,
+    ) -> set[int]:
+        """Indices of pairs whose both sides exceed the room and whose query has more tokens than its document.
+
+        Both sides are tokenized further only until the shorter one ends; with max_chars, a pair whose two sides
+        both go on past that many characters is refused (which side is longer decides the cut).
+        """
+        full = self.pair_room + 1
+        pending = [i for i, d in enumerate(docs) if len(d.ids) == full and len(capped[pairs[i][0]].ids) == full]
+        longer: set[int] = set()
+        n = 4 * full
+        while pending:
+            queries = list(dict.fromkeys(pairs[i][0] for i in pending))
+            try:
+                q_enc = self.first_tokens(queries, n, max_chars=max_chars)
+                d_enc = self.first_tokens([pairs[i][1] for i in pending], n, max_chars=max_chars)
+            except UnboundedInputError as exc:
+                raise UnboundedInputError(
+                    f"the query and a document are both longer than the model keeps and both go on past "
+                    f"{exc.limit} characters: the cut depends on which is longer; shorten the query",
+                    index=exc.index,
+                    limit=exc.limit,
+                ) from None
+            q_len = {q: len(e.ids) for q, e in zip(queries, q_enc, strict=True)}
+            d_len = [len(e.ids) for e in d_enc]
+            still = []
+            for i, dl in zip(pending, d_len, strict=True):
+                ql = q_len[pairs[i][0]]
+                if ql < n or dl < n:
+                    if ql > dl:
+                        longer.add(i)
+                else:
+                    still.append(i)
+            pending = still
+            n *= 4
+        return longer
+
+    def _too_long(self, index: int, length: int | None) -> InputTooLongError:
+        """The error for an over-long input; its exact length when counting it was cheap (else None)."""
+        limit = self.max_seq_length
+        if length is None:
+            message = f"input {index} is over the model's limit of {limit} tokens"
+            length = limit + 1
+        else:
+            message = f"input {index} is {length} tokens long, over the model's limit of {limit}"
+        return InputTooLongError(
+            message + "; shorten it or turn truncation on", index=index, length=length, limit=limit
+        )
+
+    def _pair_length(self, pair: tuple[str, str]) -> int | None:
+        """Tokens of a whole pair with its special tokens, when the pair is short enough to count cheaply."""
+        if len(pair[0]) + len(pair[1]) > _EXACT_LENGTH_CHARS:
+            return None
+        return sum(map(self._prefix.count, pair)) + self._tok.num_special_tokens_to_add(True)
+
+    def count_with_specials(self, text: str) -> int:
+        """Tokens of one whole text with its special tokens (for messages about a text known to be short)."""
+        return self._prefix.count(text) + self._tok.num_special_tokens_to_add(False)
 
     def pad(self, encodings: list[Encoding]) -> TokenBatch:
         """Right-pad a micro-batch to its longest member."""
@@ -99,3 +236,10 @@ class TextTokenizer:
             mask[row, :length] = 1
             types[row, :length] = enc.type_ids
         return TokenBatch(ids, mask, types)
+
+
+def _cut(enc: Encoding, n: int) -> Encoding:
+    """A copy of an encoding keeping its first n tokens."""
+    copy = Encoding.merge([enc], growing_offsets=False)
+    copy.truncate(n)
+    return copy

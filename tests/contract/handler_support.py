@@ -3,24 +3,22 @@
 The bundle paths come from ONE place: EDGE_TEST_EMBED_BUNDLE / EDGE_TEST_RERANK_BUNDLE, defaulting to
 artifacts/embed and artifacts/rerank, which `make test` exports before pytest runs. A missing bundle fails
 the test with instructions rather than skipping it: CI must not go green without the handler tested.
-Import this module as `contract.handler_support` everywhere, so the models load once per pytest process.
+Handler unit tests use helpers.toy_handler instead (toy bundles, no export needed).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from helpers.app_factory import app_for, models_for, settings_for
 
-from handler.app import create_app
-from handler.models import Models, load_models
+from handler.models import Models
 from handler.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,23 +45,18 @@ def bundle_paths() -> tuple[Path, Path]:
 
 
 def settings(**overrides: Any) -> Settings:
-    """Test settings: the test bundles, EMF on (so the line is checked), everything else default."""
-    embed, rerank = bundle_paths()
-    base = Settings(embed_bundle=str(embed), rerank_bundle=str(rerank), metrics="emf")
-    return dataclasses.replace(base, **overrides)
+    """Test settings over the exported bundles."""
+    return settings_for(bundle_paths(), **overrides)
 
 
-@lru_cache(maxsize=1)
 def shared_models() -> Models:
-    """Both models, loaded once per pytest process and shared by every app that does not need its own."""
-    models = load_models(settings())
-    assert not models.errors, f"test bundles failed to load: {models.errors}"
-    return models
+    """Both exported models, loaded once per pytest process."""
+    return models_for(bundle_paths())
 
 
 def make_app(*, models: Models | None = None, sink: Callable[[str], None] | None = None, **overrides: Any) -> FastAPI:
-    """An app over the shared models (unless given others) with settings overrides."""
-    return create_app(settings(**overrides), models=models or shared_models(), log_sink=sink or (lambda _: None))
+    """An app over the exported bundles' shared models (unless given others) with settings overrides."""
+    return app_for(bundle_paths(), models=models, sink=sink, **overrides)
 
 
 class FakeLambdaContext:

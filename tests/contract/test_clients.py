@@ -23,6 +23,7 @@ import uvicorn
 from contract.handler_support import REPO, bundle_paths, make_app, shared_models
 
 API_KEY = "client-test-key"
+MODEL = "all-MiniLM-L6-v2"  # the packaged model's name: another name is a 404 (test_dialect_clients.py)
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "A fast auburn fox leaps over a sleepy hound.", "x"]
 
 
@@ -32,7 +33,8 @@ def base_url() -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(make_app(api_key=API_KEY), log_level="warning", lifespan="off")
+    app = make_app(api_key=API_KEY, rerank_model_aliases="rerank-v3.5,jina-reranker-v2-base-multilingual")
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -63,7 +65,7 @@ def test_openai_default_base64(client: openai.OpenAI) -> None:
 
 
 def test_openai_float_and_dimensions(client: openai.OpenAI) -> None:
-    response = client.embeddings.create(model="m", input=TEXTS[0], encoding_format="float", dimensions=128)
+    response = client.embeddings.create(model=MODEL, input=TEXTS[0], encoding_format="float", dimensions=128)
     assert len(response.data) == 1 and len(response.data[0].embedding) == 128
     expected = shared_models().require_embedder().embed(TEXTS[:1], dimensions=128)[0]
     np.testing.assert_array_equal(np.array(response.data[0].embedding, dtype=np.float32), expected)
@@ -71,13 +73,13 @@ def test_openai_float_and_dimensions(client: openai.OpenAI) -> None:
 
 def test_openai_errors_surface_as_sdk_exceptions(base_url: str, client: openai.OpenAI) -> None:
     with pytest.raises(openai.UnprocessableEntityError) as err:
-        client.embeddings.create(model="m", input=[[101, 2023, 102]])
+        client.embeddings.create(model=MODEL, input=[[101, 2023, 102]])
     assert "check_embedding_ctx_length=False" in str(err.value)
     with pytest.raises(openai.BadRequestError):
-        client.embeddings.create(model="m", input=[])
+        client.embeddings.create(model=MODEL, input=[])
     bad_key = openai.OpenAI(base_url=f"{base_url}/v1", api_key="wrong", max_retries=0)
-    with pytest.raises(openai.PermissionDeniedError):
-        bad_key.embeddings.create(model="m", input="x")
+    with pytest.raises(openai.AuthenticationError):
+        bad_key.embeddings.create(model=MODEL, input="x")
 
 
 @pytest.mark.parametrize("path", ["/v1/rerank", "/v2/rerank"])
@@ -98,7 +100,7 @@ def test_rerank_shapes_over_http(base_url: str, path: str) -> None:
 
     jina = httpx.post(
         f"{base_url}{path}",
-        json={"model": "jina-reranker", "query": query, "documents": [{"text": t} for t in TEXTS],
+        json={"model": "jina-reranker-v2-base-multilingual", "query": query, "documents": [{"text": t} for t in TEXTS],
               "return_documents": True},
         headers=headers,
     )  # fmt: skip
@@ -127,7 +129,7 @@ def test_uvicorn_serves_the_module_level_app(tmp_path: object) -> None:
                 time.sleep(0.1)
         assert health.status_code == 200 and health.json()["models"] == {"embed": "ready", "rerank": "ready"}
         r = httpx.post(f"http://127.0.0.1:{port}/embed", content=b'{"inputs": "hi"}')  # no content-type
-        assert r.status_code == 200 and len(r.json()["embeddings"][0]) == r.json()["dimensions"]
+        assert r.status_code == 200 and len(r.json()[0]) == shared_models().require_embedder().dimension
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -68,7 +68,7 @@ def test_iam_embed_returns_the_runtime_vectors(lambda_handler: Handler, logs: li
     assert float(headers["x-compute-time"]) > 0
     assert int(headers["x-compute-tokens"]) == body["usage"]["total_tokens"]
     line = json.loads(next(entry for entry in reversed(logs) if "iam-req-7" in entry))
-    assert line["route"] == "/embed" and line["status"] == 200 and line["inputs"] == 2
+    assert line["route"] == "/native/embed" and line["status"] == 200 and line["inputs"] == 2
 
 
 def test_none_auth_with_bearer_key_reranks(keyed_handler: Handler) -> None:
@@ -90,7 +90,7 @@ def test_none_auth_with_bearer_key_reranks(keyed_handler: Handler) -> None:
     wrong = copy.deepcopy(event)
     wrong["headers"]["authorization"] = "Bearer nope"
     status, _, body = invoke(keyed_handler, wrong)
-    assert status == 403
+    assert status == 401
     assert_error(body, "invalid_api_key")
 
 

@@ -8,11 +8,11 @@ here by a small interpreter of the intrinsic functions it may use (Ref, Equals, 
 from __future__ import annotations
 
 import itertools
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,11 +5,11 @@ schema, compose and Fly for the port, probes and grace periods the image and han
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 import yaml
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")

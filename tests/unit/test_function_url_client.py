@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
 KEY, SECRET, TOKEN = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token-example"
-FROZEN = datetime.datetime(2026, 11, 27, 12, 34, 56, tzinfo=datetime.timezone.utc)
+FROZEN = datetime.datetime(2026, 11, 27, 12, 34, 56, tzinfo=datetime.UTC)
 URL = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws"
 
 
@@ -150,7 +150,7 @@ def test_round_trip_signed(stub: tuple[str, list[dict[str, Any]]]) -> None:
     url, seen = stub
     client = FunctionUrlClient(url, region="us-east-1", credentials=Credentials(KEY, SECRET, TOKEN))
     answer = client.embed(["a cat", "a dog"], normalize=True)
-    assert answer == {"echo": {"inputs": ["a cat", "a dog"], "normalize": True}, "path": "/embed"}
+    assert answer == {"echo": {"inputs": ["a cat", "a dog"], "normalize": True}, "path": "/native/embed"}
     answer = client.rerank("q", ["d1", "d2"], top_n=1)
     assert answer["echo"] == {"query": "q", "texts": ["d1", "d2"], "top_n": 1}
     assert client.health()["path"] == "/health"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract.handler_support import bundle_paths, make_app, settings, shared_models
+from helpers.toy_handler import bundle_paths, make_app, settings, shared_models
 from starlette.testclient import TestClient
 
 import handler.app
@@ -29,12 +29,13 @@ def test_a_missing_bundle_gives_503_with_the_reason(tmp_path: Path, caplog: pyte
         app = create_app(settings(embed_bundle=str(missing), rerank_bundle=str(rerank)), log_sink=lambda _: None)
     assert any(str(missing) in record.getMessage() for record in caplog.records)  # cause logged
     client = TestClient(app)
-    r = client.post("/embed", json={"inputs": "x"})
+    r = client.post("/native/embed", json={"inputs": "x"})
     assert (r.status_code, code_of(r)) == (503, "model_not_loaded")
-    assert "does not exist" in r.json()["error"]["message"]
+    message = r.json()["error"]["message"]
+    assert str(tmp_path) not in message and "bad_bundle" in message and "server log" in message
     health = client.get("/health")
     assert health.status_code == 503 and "embed" in health.json()["error"]["message"]
-    assert client.post("/rerank", json={"query": "q", "texts": ["a"]}).status_code == 200
+    assert client.post("/native/rerank", json={"query": "q", "texts": ["a"]}).status_code == 200
 
 
 def test_a_disabled_model_is_404_and_health_stays_green() -> None:
@@ -43,13 +44,13 @@ def test_a_disabled_model_is_404_and_health_stays_green() -> None:
     r = client.post("/v2/rerank", json={"query": "q", "documents": ["a"]})
     assert (r.status_code, code_of(r)) == (404, "model_disabled")
     assert client.get("/health").json()["models"] == {"embed": "ready", "rerank": "disabled"}
-    assert client.post("/embed", json={"inputs": "x"}).status_code == 200
+    assert client.post("/native/embed", json={"inputs": "x"}).status_code == 200
 
 
 def test_bad_settings_answer_503_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_MAX_INPUTS", "lots")
     client = TestClient(create_app(log_sink=lambda _: None))
-    for r in (client.get("/health"), client.post("/embed", json={"inputs": "x"})):
+    for r in (client.get("/health"), client.post("/native/embed", json={"inputs": "x"})):
         assert (r.status_code, code_of(r)) == (503, "bad_configuration")
         assert "EDGE_MAX_INPUTS" in r.json()["error"]["message"]
 
@@ -72,7 +73,7 @@ def test_unexpected_errors_are_500_logged_not_leaked(caplog: pytest.LogCaptureFi
     models = Models(embedder=_Exploding(shared_models().embedder), reranker=shared_models().reranker)  # type: ignore[arg-type]
     client = TestClient(make_app(models=models, sink=lines.append), raise_server_exceptions=False)
     with caplog.at_level(logging.ERROR, logger="handler"):
-        r = client.post("/embed", json={"inputs": "x"}, headers={"x-request-id": "trace-42"})
+        r = client.post("/native/embed", json={"inputs": "x"}, headers={"x-request-id": "trace-42"})
     assert (r.status_code, code_of(r)) == (500, "internal_error")
     assert "secret" not in r.text and "Traceback" not in r.text and "trace-42" in r.text
     assert any("trace-42" in rec.getMessage() and rec.exc_info for rec in caplog.records)

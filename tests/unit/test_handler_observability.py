@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contract.handler_support import make_app
+from helpers.toy_handler import make_app
 from starlette.testclient import TestClient
 
 from handler.observability import METRICS, AccessLog, RequestFacts
@@ -32,15 +32,15 @@ def assert_valid_emf(record: dict[str, Any]) -> None:
 def test_one_line_per_request_with_usage_and_emf() -> None:
     lines: list[str] = []
     client = TestClient(make_app(sink=lines.append))
-    client.post("/embed", json={"inputs": ["one", "two", "three"]}, headers={"x-request-id": "abc-123"})
+    client.post("/native/embed", json={"inputs": ["one", "two", "three"]}, headers={"x-request-id": "abc-123"})
     client.get("/does/not/exist")
     records = request_lines(lines)
     assert len(records) == 2
     ok, missing = records
-    assert ok["request_id"] == "abc-123" and ok["route"] == "/embed" and ok["status"] == 200
+    assert ok["request_id"] == "abc-123" and ok["route"] == "/native/embed" and ok["status"] == 200
     assert ok["inputs"] == 3 and ok["tokens"] > 0 and ok["compute_ms"] > 0 and ok["duration_ms"] >= ok["compute_ms"]
     assert ok["cold_start"] is True and missing["cold_start"] is False
-    assert ok["Route"] == "/embed" and ok["Inputs"] == 3 and ok["ServerErrors"] == 0
+    assert ok["Route"] == "/native/embed" and ok["Inputs"] == 3 and ok["ServerErrors"] == 0
     assert_valid_emf(ok)
     assert missing["route"] == "unmatched" and missing["error_code"] == "not_found" and missing["ClientErrors"] == 1
     assert "ComputeTime" not in missing

@@ -6,7 +6,7 @@ import base64
 
 import numpy as np
 import pytest
-from contract.handler_support import make_app, shared_models
+from helpers.toy_handler import make_app, shared_models
 from starlette.testclient import TestClient
 
 
@@ -26,7 +26,7 @@ TEXTS = ["The cat sits on the mat.", "A feline rests on a rug.", "Stock markets 
 
 
 def test_native_embed_float_equals_runtime(client: TestClient) -> None:
-    r = client.post("/embed", json={"inputs": TEXTS})
+    r = client.post("/native/embed", json={"inputs": TEXTS})
     assert r.status_code == 200
     body = r.json()
     expected = shared_models().require_embedder().embed(TEXTS)
@@ -37,20 +37,21 @@ def test_native_embed_float_equals_runtime(client: TestClient) -> None:
 
 def test_native_embed_options_reach_the_runtime(client: TestClient) -> None:
     embedder = shared_models().require_embedder()
-    r = client.post("/embed", json={"inputs": "hello", "dimensions": 64, "precision": "int8", "prompt_name": "query"})
+    body = {"inputs": "hello", "dimensions": 64, "precision": "int8", "prompt_name": "query"}
+    r = client.post("/native/embed", json=body)
     assert r.status_code == 200, r.text
     row = r.json()["embeddings"][0]
     assert all(isinstance(v, int) for v in row) and len(row) == 64
     expected = embedder.embed(["hello"], dimensions=64, precision="int8", prompt_name="query")
     assert row == expected[0].tolist()
 
-    r = client.post("/embed", json={"inputs": ["a", "b"], "precision": "ubinary", "encoding_format": "base64"})
+    r = client.post("/native/embed", json={"inputs": ["a", "b"], "precision": "ubinary", "encoding_format": "base64"})
     raw = [np.frombuffer(base64.b64decode(v), dtype=np.uint8) for v in r.json()["embeddings"]]
     np.testing.assert_array_equal(np.stack(raw), embedder.embed(["a", "b"], precision="ubinary"))
 
 
 def test_openai_embeddings_shape_and_base64(client: TestClient) -> None:
-    r = client.post("/v1/embeddings", json={"input": TEXTS, "model": "x", "encoding_format": "base64"})
+    r = client.post("/v1/embeddings", json={"input": TEXTS, "encoding_format": "base64"})
     assert r.status_code == 200
     body = r.json()
     assert body["object"] == "list" and body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] > 0
@@ -64,7 +65,7 @@ def test_openai_embeddings_shape_and_base64(client: TestClient) -> None:
 
 @pytest.mark.parametrize("ids", [[101, 2023, 102], [[101, 2023], [101, 102]]])
 def test_openai_token_ids_are_refused_with_langchain_advice(client: TestClient, ids: list) -> None:
-    r = client.post("/v1/embeddings", json={"input": ids, "model": "m"})
+    r = client.post("/v1/embeddings", json={"input": ids})
     assert r.status_code == 422
     assert error_code(r) == "token_ids_not_supported"
     assert "check_embedding_ctx_length=False" in r.json()["error"]["message"]
@@ -72,7 +73,7 @@ def test_openai_token_ids_are_refused_with_langchain_advice(client: TestClient, 
 
 def test_native_rerank_equals_runtime_order(client: TestClient) -> None:
     query = "Where does the cat sit?"
-    r = client.post("/rerank", json={"query": query, "texts": TEXTS, "return_text": True, "top_n": 2})
+    r = client.post("/native/rerank", json={"query": query, "texts": TEXTS, "return_text": True, "top_n": 2})
     assert r.status_code == 200
     results = r.json()["results"]
     hits = shared_models().require_reranker().rerank(query, TEXTS, top_n=2)
@@ -80,7 +81,7 @@ def test_native_rerank_equals_runtime_order(client: TestClient) -> None:
     assert [x["score"] for x in results] == pytest.approx([h.score for h in hits], abs=1e-6)
     assert [x["text"] for x in results] == [TEXTS[h.index] for h in hits]
 
-    raw = client.post("/rerank", json={"query": query, "texts": TEXTS, "raw_scores": True}).json()["results"]
+    raw = client.post("/native/rerank", json={"query": query, "texts": TEXTS, "raw_scores": True}).json()["results"]
     assert "text" not in raw[0]
     logits = shared_models().require_reranker().rerank(query, TEXTS, raw_scores=True)
     assert [x["score"] for x in raw] == pytest.approx([h.score for h in logits], abs=1e-5)
@@ -89,7 +90,7 @@ def test_native_rerank_equals_runtime_order(client: TestClient) -> None:
 @pytest.mark.parametrize("path", ["/v1/rerank", "/v2/rerank"])
 def test_compat_rerank_accepts_strings_and_text_objects(client: TestClient, path: str) -> None:
     docs = [TEXTS[0], {"text": TEXTS[1]}, TEXTS[2]]
-    r = client.post(path, json={"model": "m", "query": "cat", "documents": docs, "return_documents": True})
+    r = client.post(path, json={"query": "cat", "documents": docs, "return_documents": True})
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"id", "model", "results", "usage", "meta"}
@@ -97,7 +98,8 @@ def test_compat_rerank_accepts_strings_and_text_objects(client: TestClient, path
     assert sorted(x["index"] for x in body["results"]) == [0, 1, 2]
     assert all(x["document"]["text"] == TEXTS[x["index"]] for x in body["results"])
     plain = client.post(path, json={"query": "cat", "documents": TEXTS, "top_n": 1}).json()
-    assert len(plain["results"]) == 1 and "document" not in plain["results"][0]
+    # without return_documents: Jina's default (true) on /v1/rerank, Cohere v2's (false) on /v2/rerank
+    assert len(plain["results"]) == 1 and ("document" in plain["results"][0]) == (path == "/v1/rerank")
 
 
 def test_max_tokens_per_doc_cuts_documents(client: TestClient) -> None:
@@ -120,44 +122,49 @@ def test_validation_and_runtime_errors_map_to_statuses(client: TestClient) -> No
         ({"nope": 1}, 422, "invalid_request"),
     ]
     for body, status, code in cases:
-        r = client.post("/embed", json=body)
+        r = client.post("/native/embed", json=body)
         assert (r.status_code, error_code(r)) == (status, code), body
-    assert error_code(client.post("/embed", content=b"")) == "empty_body"
-    assert error_code(client.post("/embed", content=b"[1, 2]")) == "malformed_body"
-    r = client.post("/embed", content=b'{"inputs": ')
+    assert error_code(client.post("/native/embed", content=b"")) == "empty_body"
+    assert error_code(client.post("/native/embed", content=b"[1, 2]")) == "malformed_body"
+    r = client.post("/native/embed", content=b'{"inputs": ')
     assert (r.status_code, error_code(r)) == (400, "malformed_json")
 
 
 def test_any_content_type_is_read_as_json(client: TestClient) -> None:
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
-        r = client.post("/embed", content=b'{"inputs": "hi"}', headers={"content-type": content_type})
+        r = client.post("/native/embed", content=b'{"inputs": "hi"}', headers={"content-type": content_type})
         assert r.status_code == 200, (content_type, r.text)
 
 
 def test_limits_answer_413_with_split_advice() -> None:
-    client = TestClient(make_app(max_inputs=2, max_tokens=12, max_body_bytes=400, max_response_bytes=3000))
-    r = client.post("/embed", json={"inputs": ["a", "b", "c"]})
+    # float JSON costs ~20 bytes a value, base64 ~5.3: a budget of 8 bytes a value refuses one and passes the other
+    budget = 8 * shared_models().require_embedder().dimension
+    client = TestClient(make_app(max_inputs=2, max_tokens=12, max_body_bytes=400, max_response_bytes=budget))
+    r = client.post("/native/embed", json={"inputs": ["a", "b", "c"]})
     assert (r.status_code, error_code(r)) == (413, "too_many_inputs")
     assert "2 calls of at most 2 inputs" in r.json()["error"]["message"]
     r = client.post("/v1/rerank", json={"query": "q", "documents": ["one two three four five", "six seven"]})
-    assert (r.status_code, error_code(r)) == (413, "too_many_tokens")
-    r = client.post("/embed", json={"inputs": ["x" * 500]})
+    assert (r.status_code, error_code(r)) == (400, "too_many_tokens")  # Cohere's status for it (dialects.py)
+    r = client.post("/native/embed", json={"inputs": ["x" * 500]})
     assert (r.status_code, error_code(r)) == (413, "body_too_large")
-    r = client.post("/embed", json={"inputs": "hello"})  # ~4.3 kB of float JSON > 3000 bytes
+    r = client.post("/native/embed", json={"inputs": "hello"})
     assert (r.status_code, error_code(r)) == (413, "response_too_large")
     assert "base64" in r.json()["error"]["message"]
-    assert client.post("/embed", json={"inputs": "hello", "encoding_format": "base64"}).status_code == 200
+    assert client.post("/native/embed", json={"inputs": "hello", "encoding_format": "base64"}).status_code == 200
 
 
 def test_health_info_and_routing(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "models": {"embed": "ready", "rerank": "ready"}}
-    info = client.get("/info").json()
+    info = client.get("/native/info").json()
     embedder = shared_models().require_embedder()
     assert info["models"]["embed"]["dimension"] == embedder.dimension
     assert info["models"]["embed"]["variant"] == embedder.variant
     assert info["models"]["rerank"]["kind"] == "rerank"
     assert info["limits"]["max_inputs"] == 1024 and info["limits"]["auth"] == "none"
-    assert "onnxruntime" in info["versions"]
+    assert info["versions"] == {}  # the serving stack's versions are in the init log, not on the wire
+    source = info["models"]["embed"]["source"]
+    assert "local_path" not in source and not any(str(v).startswith("/") for v in source.values())
+    assert "content_sha256" in source or "revision" in source
     r = client.get("/nowhere")
     assert (r.status_code, error_code(r)) == (404, "not_found")
     r = client.delete("/v1/embeddings")

@@ -1,5 +1,6 @@
-"""handler/serve.py, the server image's entry point: its settings come from the environment, bad values stop it
-with a one-line message, and requirements/server.txt pins what the image adds."""
+"""handler/serve.py as the server image's entry point: PORT and EDGE_SERVER_HOST give its defaults, the
+shutdown grace period reaches uvicorn, bad values stop it with a one-line message, and
+requirements/server.txt pins what the image adds."""
 
 from __future__ import annotations
 
@@ -10,47 +11,61 @@ from typing import Any
 import pytest
 
 from handler import serve
+from handler.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    calls: dict[str, Any] = {}
+def started(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The uvicorn.Config each main() call would serve, instead of serving it."""
+    configs: list[Any] = []
 
-    def fake_run(app: str, **kwargs: Any) -> None:
-        calls["app"] = app
-        calls.update(kwargs)
+    class FakeServer:
+        def __init__(self, config: Any) -> None:
+            configs.append(config)
 
-    monkeypatch.setattr(serve.uvicorn, "run", fake_run)
-    for name in ("PORT", "EDGE_SERVER_WORKERS", "EDGE_SERVER_SHUTDOWN_GRACE_S", "EDGE_SERVER_HOST"):
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
+    monkeypatch.setattr(serve.memory, "limit_arenas", lambda arenas: None)
+    for name in ("PORT", "EDGE_SERVER_HOST", "EDGE_SERVER_SHUTDOWN_GRACE_S"):
         monkeypatch.delenv(name, raising=False)
-    return calls
+    return configs
 
 
-def test_defaults_fit_cloud_run(captured: dict[str, Any]) -> None:
-    assert serve.main() == 0
-    assert captured["app"] == "handler.app:app"
-    assert (captured["host"], captured["port"], captured["workers"]) == ("0.0.0.0", 8080, 1)
-    assert captured["timeout_graceful_shutdown"] == 20
+def test_defaults_stay_local(started: list[Any]) -> None:
+    serve.main([])
+    (config,) = started
+    assert (config.host, config.port) == ("127.0.0.1", 8080)
+    assert config.timeout_graceful_shutdown == serve.DEFAULT_SHUTDOWN_GRACE_S
 
 
-def test_environment_overrides(captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_image_environment_sets_host_port_and_grace(started: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9000")
-    monkeypatch.setenv("EDGE_SERVER_WORKERS", "2")
+    monkeypatch.setenv("EDGE_SERVER_HOST", "0.0.0.0")
     monkeypatch.setenv("EDGE_SERVER_SHUTDOWN_GRACE_S", "5")
-    serve.main()
-    assert (captured["port"], captured["workers"], captured["timeout_graceful_shutdown"]) == (9000, 2, 5)
+    serve.main([])
+    (config,) = started
+    assert (config.host, config.port, config.timeout_graceful_shutdown) == ("0.0.0.0", 9000, 5)
+    serve.main(["--port", "9100"])  # an explicit option still wins
+    assert started[1].port == 9100
 
 
-@pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("PORT", "0"), ("EDGE_SERVER_WORKERS", "0")])
+@pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("PORT", "0"), ("EDGE_SERVER_SHUTDOWN_GRACE_S", "-1")])
 def test_bad_values_stop_with_a_message(
-    captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    started: list[Any], monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit, match=name):
-        serve.main()
-    assert not captured  # the server never started
+        serve.main([])
+    assert not started  # the server never started
+
+
+def test_config_keeps_the_hardening() -> None:
+    config = serve.config("0.0.0.0", 8080, Settings())
+    assert config.server_header is False and config.access_log is False
 
 
 def test_server_requirements_are_pinned_and_match_the_dev_venv() -> None:

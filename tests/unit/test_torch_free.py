@@ -11,8 +11,11 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
-from contract.handler_support import REPO, bundle_paths
+from helpers.toy_handler import bundle_paths
+
+REPO = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = ("torch", "transformers", "optimum", "sentence_transformers")
 

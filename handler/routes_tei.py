@@ -1,0 +1,276 @@
+"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /rerank, POST / and /invocations,
+/similarity, /tokenize, /decode, /info, /metrics, and the health aliases GET / and /ping.
+
+Clients written for TEI (huggingface_hub's InferenceClient, LlamaIndex's TextEmbeddingsInference and TEI
+rerank, LangChain's HuggingFace endpoints, plain `requests`) work by pointing them here. Responses are TEI's
+bare arrays; errors on these paths are TEI's {"error", "error_type"} (handler/dialects.py). Our richer answers
+(usage, precision, dimensions, base64) stay at /native/embed and /native/rerank.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
+
+import edge_encoders
+from edge_encoders import Embedder, Reranker
+from handler import dialect_inference, inference, limits, routes_meta, tokenization
+from handler.errors import ApiError, from_validation
+from handler.prometheus import Metrics
+from handler.schemas import HealthResponse
+from handler.schemas_tei import (
+    TEI_VERSION,
+    DecodeRequest,
+    DecodeResponse,
+    SimilarityRequest,
+    SimilarityResponse,
+    SimpleToken,
+    TeiEmbedRequest,
+    TeiEmbedResponse,
+    TeiError,
+    TeiInfo,
+    TeiInput,
+    TeiRank,
+    TeiRerankRequest,
+    TeiRerankResponse,
+    TokenizeRequest,
+    TokenizeResponse,
+)
+from handler.state import AppState, FactsDep, StateDep
+from handler.vectors import encode_rows
+
+router = APIRouter(tags=["text-embeddings-inference"])
+
+
+_STATUSES = {
+    400: "Empty or malformed request",
+    401: "Missing or wrong API key",
+    404: "Model not served",
+    413: "Too many inputs or tokens, or too large a body or response",
+    422: "Validation",
+    429: "Overloaded",
+    500: "Backend",
+    503: "Unhealthy",
+}
+ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "description": d} for s, d in _STATUSES.items()}
+
+
+def _texts(inputs: TeiInput, field: str = "inputs") -> list[str]:
+    if isinstance(inputs, str):
+        return [inputs]
+    if all(isinstance(item, str) for item in inputs):
+        return [str(item) for item in inputs]
+    raise ApiError(
+        422,
+        "token_ids_not_supported",
+        f"`{field}` holds token ids; this server takes text only (use /tokenize to see the model's tokens)",
+    )
+
+
+def _truncate(state: AppState, value: bool | None) -> bool:
+    return state.settings.auto_truncate if value is None else value
+
+
+@router.post("/embed", response_model=TeiEmbedResponse, responses=ERRORS)
+def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Embeddings as TEI returns them: [[float, ...], ...]."""
+    texts = _texts(body.inputs)
+    result = dialect_inference.embed(
+        state,
+        facts,
+        texts,
+        "inputs",
+        truncate=_truncate(state, body.truncate),
+        direction=body.truncation_direction,
+        prompt_name=body.prompt_name,
+        normalize=body.normalize,
+        dimensions=body.dimensions,
+    )
+    out = TeiEmbedResponse(encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
+    return inference.render(state, out, len(texts), "inputs")
+
+
+@router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)
+def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Texts scored against the query, best first: [{index, score, text?}, ...]."""
+    result = dialect_inference.rerank(
+        state,
+        facts,
+        body.query,
+        body.texts,
+        "texts",
+        truncate=_truncate(state, body.truncate),
+        direction=body.truncation_direction,
+        raw_scores=body.raw_scores,
+    )
+    # the texts as sent, even when Left truncation cut them
+    ranks = [
+        TeiRank(index=h.index, score=h.score, text=body.texts[h.index] if body.return_text else None)
+        for h in result.hits
+    ]
+    out = TeiRerankResponse(ranks)
+    return inference.render(state, out, len(body.texts), "texts")
+
+
+@router.post("/similarity", response_model=SimilarityResponse, responses=ERRORS)
+def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Cosine similarity of each sentence to the source sentence (what TEI's sentence-similarity task returns)."""
+    sentences = body.inputs.sentences
+    if not sentences:
+        raise ApiError(400, "empty_input", "`inputs.sentences` cannot be empty")
+    params = body.parameters
+    result = dialect_inference.embed(
+        state,
+        facts,
+        [body.inputs.source_sentence, *sentences],
+        "sentences",
+        truncate=_truncate(state, params.truncate if params else None),
+        direction=params.truncation_direction if params else "Right",
+        prompt_name=params.prompt_name if params else None,
+        normalize=True,
+    )
+    vectors = result.embeddings
+    scores = vectors[1:] @ vectors[0]  # unit vectors: the dot product is the cosine
+    out = SimilarityResponse([float(s) for s in np.asarray(scores, dtype=np.float32).astype(str)])
+    return inference.render(state, out, len(sentences), "sentences")
+
+
+@router.post("/", responses={200: {"description": "As /embed, /similarity or /rerank"}, **ERRORS})
+@router.post("/invocations", responses={200: {"description": "As POST / (SageMaker's route)"}, **ERRORS})
+async def predict(request: Request, state: StateDep, facts: FactsDep) -> Response:
+    """TEI's POST /: embeddings, or similarities when `inputs` holds `source_sentence` (what huggingface_hub's
+    InferenceClient sends to a base URL); a reranking body ({query, texts}) when this server serves no embedder.
+    """
+    try:
+        data = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_body", "request body must be a JSON object")
+    try:
+        if isinstance(data.get("inputs"), dict):
+            return similarity(SimilarityRequest.model_validate(data), state, facts)
+        if state.models.embedder is None and "query" in data:
+            return rerank(TeiRerankRequest.model_validate(data), state, facts)
+        return embed(TeiEmbedRequest.model_validate(data), state, facts)
+    except ValidationError as exc:
+        from fastapi.exceptions import RequestValidationError
+
+        raise from_validation(
+            RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        ) from None
+
+
+@router.get("/", response_model=HealthResponse, responses=ERRORS)
+@router.get("/ping", response_model=HealthResponse, responses=ERRORS)
+async def health(state: StateDep) -> HealthResponse:
+    """TEI's other health routes (the Inference API's GET / and SageMaker's GET /ping): as GET /health."""
+    return await routes_meta.health(state)
+
+
+def _tokenizer_model(state: AppState) -> Embedder | Reranker:
+    """The model whose tokenizer /tokenize and /decode use: the embedder, or the reranker when it is alone."""
+    if state.models.embedder is not None or state.models.reranker is None:
+        return state.models.require_embedder()
+    return state.models.require_reranker()
+
+
+@router.post("/tokenize", response_model=TokenizeResponse, responses=ERRORS)
+def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
+    """The model's tokens of each input: [[{id, text, special, start, stop}, ...], ...]."""
+    texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
+    _check_batch(state, len(texts), "inputs")
+    model = _tokenizer_model(state)
+    prefix = dialect_inference.prompt_text(state, body.prompt_name) if body.prompt_name else ""
+    result: list[list[SimpleToken]] = []
+    total = 0
+    for text in texts:
+        tokens = tokenization.tokenize(model.tokenizer, prefix + text, add_special_tokens=body.add_special_tokens)
+        total += len(tokens)
+        if total > state.settings.max_tokens:
+            raise ApiError(
+                413,
+                "too_many_tokens",
+                f"more than {state.settings.max_tokens} tokens in one call; split the inputs over several calls",
+            )
+        result.append([SimpleToken(**t.__dict__) for t in tokens])
+    data = TokenizeResponse(result).model_dump_json().encode()  # nulls kept: TEI sends start/stop null
+    limits.check_response(len(data), len(texts), state.settings, "inputs")
+    return Response(data, media_type="application/json")
+
+
+@router.post("/decode", response_model=DecodeResponse, responses=ERRORS)
+def decode(body: DecodeRequest, state: StateDep) -> Response:
+    """Token ids back to text, one string per id list."""
+    batches: list[list[int]] = (
+        [body.ids] if not body.ids or isinstance(body.ids[0], int) else body.ids  # type: ignore[list-item]
+    )
+    _check_batch(state, len(batches), "ids")
+    model = _tokenizer_model(state)
+    vocab = tokenization.raw_tokenizer(model.tokenizer).get_vocab_size(with_added_tokens=True)
+    texts = []
+    for row, ids in enumerate(batches):
+        bad = next((i for i in ids if not 0 <= i < vocab), None)
+        if bad is not None:
+            raise ApiError(422, "invalid_token_id", f"ids[{row}] holds {bad}, outside this vocabulary (0..{vocab - 1})")
+        texts.append(tokenization.decode(model.tokenizer, ids, skip_special_tokens=body.skip_special_tokens))
+    return inference.render(state, DecodeResponse(texts), len(batches), "id lists")
+
+
+def _check_batch(state: AppState, count: int, field: str) -> None:
+    if count == 0:
+        raise ApiError(400, "empty_input", f"`{field}` cannot be empty")
+    if count > state.settings.max_inputs:
+        raise ApiError(
+            413,
+            "too_many_inputs",
+            f"batch size {count} > maximum allowed batch size {state.settings.max_inputs}; split the request",
+        )
+
+
+@router.get("/info", response_model=TeiInfo, responses=ERRORS)
+async def info(state: StateDep) -> Response:
+    """TEI's /info for the embedding model (the reranker when it is the only model). Ours: /native/info."""
+    model = _tokenizer_model(state)
+    manifest = model.manifest
+    if isinstance(model, Embedder):
+        model_type: dict[str, dict[str, object]] = {"embedding": {"pooling": str(manifest.pooling)}}
+    else:
+        labels = manifest.num_labels or 1
+        model_type = {
+            "reranker": {
+                "id2label": {str(i): f"LABEL_{i}" for i in range(labels)},
+                "label2id": {f"LABEL_{i}": i for i in range(labels)},
+            }
+        }
+    revision = manifest.source.get("revision") if isinstance(manifest.source, dict) else None
+    out = TeiInfo(
+        model_id=manifest.name,
+        model_sha=str(revision) if revision else None,
+        model_dtype="int8" if model.variant.startswith("int8") else "float32",
+        served_model_name=manifest.name,
+        model_type=model_type,
+        max_concurrent_requests=state.settings.max_concurrency,
+        max_input_length=manifest.max_seq_length,
+        max_batch_tokens=state.settings.max_tokens,
+        max_batch_requests=None,
+        max_client_batch_size=state.settings.max_inputs,
+        auto_truncate=state.settings.auto_truncate,
+        tokenization_workers=1,
+        version=TEI_VERSION,
+        sha=None,
+        docker_label=None,
+        edge_encoders_version=edge_encoders.__version__,
+    )
+    return JSONResponse(out.model_dump())
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses=ERRORS)
+async def metrics(request: Request) -> Response:
+    """Request counts and latency histograms of this process, Prometheus text format (TEI's metric names)."""
+    registry: Metrics = request.app.state.metrics
+    return PlainTextResponse(registry.render(), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,125 @@
+"""Request and response bodies of the TEI routes, as text-embeddings-inference 1.9.3 defines them.
+
+Field names, defaults and response shapes follow the router types and `Info` of TEI 1.9.3: bare arrays as
+responses, `truncate` absent meaning the server's auto_truncate (false unless EDGE_AUTO_TRUNCATE), `normalize`
+true, `truncation_direction` Right. Unknown fields are ignored, as TEI ignores them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, RootModel
+
+TEI_VERSION = "1.9.3"
+
+Direction = Literal["Left", "Right", "left", "right"]
+# TEI accepts token ids too; we refuse them with a clear message (the route checks), so the schema admits them
+TeiInput = str | list[str] | list[int] | list[list[int]]
+
+
+class TeiEmbedRequest(BaseModel):
+    inputs: TeiInput = Field(description="One text or a list of texts.")
+    truncate: bool | None = Field(None, description="Cut over-long inputs; absent: the server's auto_truncate.")
+    truncation_direction: Direction = Field("Right", description="Right keeps the start, Left keeps the end.")
+    prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
+    normalize: bool = True
+    dimensions: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
+
+
+class TeiEmbedResponse(RootModel[list[list[float]]]):
+    """[[float, ...], ...]: one vector per input, in input order."""
+
+
+class TeiRerankRequest(BaseModel):
+    query: str
+    texts: list[str]
+    truncate: bool | None = None
+    truncation_direction: Direction = "Right"
+    raw_scores: bool = False
+    return_text: bool = False
+
+
+class TeiRank(BaseModel):
+    index: int
+    text: str | None = None
+    score: float
+
+
+class TeiRerankResponse(RootModel[list[TeiRank]]):
+    """[{index, score, text?}, ...], best first."""
+
+
+class SimilarityInput(BaseModel):
+    source_sentence: str
+    sentences: list[str]
+
+
+class SimilarityParameters(BaseModel):
+    truncate: bool | None = None
+    truncation_direction: Direction = "Right"
+    prompt_name: str | None = None
+
+
+class SimilarityRequest(BaseModel):
+    inputs: SimilarityInput
+    parameters: SimilarityParameters | None = None
+
+
+class SimilarityResponse(RootModel[list[float]]):
+    """Cosine similarity of each of `sentences` to `source_sentence`, in order."""
+
+
+class TokenizeRequest(BaseModel):
+    inputs: str | list[str]
+    add_special_tokens: bool = True
+    prompt_name: str | None = None
+
+
+class SimpleToken(BaseModel):
+    id: int
+    text: str
+    special: bool
+    start: int | None
+    stop: int | None
+
+
+class TokenizeResponse(RootModel[list[list[SimpleToken]]]):
+    """One token list per input."""
+
+
+class DecodeRequest(BaseModel):
+    ids: list[int] | list[list[int]]
+    skip_special_tokens: bool = True
+
+
+class DecodeResponse(RootModel[list[str]]):
+    """One text per id list."""
+
+
+class TeiInfo(BaseModel):
+    """TEI's /info. `version` is the TEI API version these routes follow; `edge_encoders_version` is ours."""
+
+    model_id: str
+    model_sha: str | None
+    model_dtype: str
+    served_model_name: str
+    model_type: dict[str, dict[str, object]]
+    max_concurrent_requests: int
+    max_input_length: int
+    max_batch_tokens: int
+    max_batch_requests: int | None
+    max_client_batch_size: int
+    auto_truncate: bool
+    tokenization_workers: int
+    version: str
+    sha: str | None
+    docker_label: str | None
+    edge_encoders_version: str
+
+
+class TeiError(BaseModel):
+    """TEI's error body on its routes: {"error": "...", "error_type": "Empty" | "Validation" | ...}."""
+
+    error: str
+    error_type: Literal["Unhealthy", "Backend", "Overloaded", "Validation", "Tokenizer", "Empty"]
