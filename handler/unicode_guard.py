@@ -2,7 +2,8 @@
 
 Why here and not per route: JSON can carry a lone surrogate as a ``\\ud800`` escape in any string, every route
 and dialect has its own field names (inputs, texts, documents, input, query, prompt, ...), and tokenizers raise
-TypeError on one. A body without such an escape (nearly all of them) costs one bytes search; only a body that
+TypeError on one. The same holds for a surrogate's raw (invalid UTF-8) bytes, which `json.loads` lets through.
+A body without either (nearly all of them) costs one bytes search; only a body that
 has one is parsed here, to name the field and index in the 400.
 """
 
@@ -13,12 +14,15 @@ import re
 from typing import Any
 
 _ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# a surrogate encoded as if it were a character (CESU-8 style): invalid UTF-8, yet json.loads(bytes) decodes it
+# with 'surrogatepass', so it reaches the routes as a lone surrogate just like the escape does
+_RAW = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def find_lone_surrogate(body: bytes) -> tuple[str, int] | None:
     """(JSON path such as ``inputs[3]`` or ``documents[0].text``, character index) of the first lone surrogate."""
-    if not _ESCAPE.search(body):
+    if not _ESCAPE.search(body) and not _RAW.search(body):
         return None
     try:
         data = json.loads(body)

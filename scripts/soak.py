@@ -49,22 +49,22 @@ def _request(rng: random.Random) -> tuple[str, str, object]:
     """(kind, path, body): mostly ordinary traffic, one in ten hostile."""
     roll = rng.random()
     if roll < 0.35:
-        return "ok", "/embed", {"inputs": rng.sample(VALIDATION, rng.randint(1, 8))}
+        return "ok", "/native/embed", {"inputs": rng.sample(VALIDATION, rng.randint(1, 8))}
     if roll < 0.55:
-        return "ok", "/v1/embeddings", {"input": rng.sample(VALIDATION, 32), "model": "m"}
+        return "ok", "/v1/embeddings", {"input": rng.sample(VALIDATION, 32)}
     if roll < 0.75:
         item = rng.choice(RERANK)
-        return "ok", "/rerank", {"query": item["query"], "texts": item["passages"][:10]}
+        return "ok", "/native/rerank", {"query": item["query"], "texts": item["passages"][:10]}
     if roll < 0.90:
         item = rng.choice(RERANK)
         return "ok", "/v2/rerank", {"query": item["query"], "documents": item["passages"][:5], "top_n": 3}
     hostile = [
-        ("/embed", {"inputs": "lorem ipsum " * 400_000}),
-        ("/embed", {"inputs": "a" * 1_000_000}),
-        ("/rerank", {"query": "q " * 16_000, "texts": ["a"] * 1024}),
-        ("/rerank", {"query": "q", "texts": ["a"] * 100_000}),
-        ("/embed", {"inputs": ["x\udc00"]}),
-        ("/embed", {"inputs": [[[[1]]]], "top_n": 10**100}),
+        ("/native/embed", {"inputs": "lorem ipsum " * 400_000}),
+        ("/native/embed", {"inputs": "a" * 1_000_000}),
+        ("/native/rerank", {"query": "q " * 16_000, "texts": ["a"] * 1024}),
+        ("/native/rerank", {"query": "q", "texts": ["a"] * 100_000}),
+        ("/native/embed", {"inputs": ["x\udc00"]}),
+        ("/native/embed", {"inputs": [[[[1]]]], "top_n": 10**100}),
     ]
     path, body = rng.choice(hostile)
     return "hostile", path, body

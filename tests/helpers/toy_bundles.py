@@ -46,6 +46,11 @@ def _hidden_nodes(words: np.ndarray, types: np.ndarray) -> tuple[list[onnx.NodeP
     return nodes, inits
 
 
+def _toy_source(folder: Path) -> dict[str, str]:
+    """Provenance shaped like a local-folder export's: a build-machine path (never to be served) and a hash."""
+    return {"type": "local", "local_path": str(folder.resolve()), "content_sha256": "0" * 64}
+
+
 def _save(graph: onnx.GraphProto, path: Path) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -96,7 +101,7 @@ def make_toy_embed_bundle(
         normalize=normalize,
         prompts=prompts or {"query": "query: ", "passage": "passage: "},
         calibration_file="calibration.npy",
-        source={"type": "toy"},
+        source=_toy_source(folder),
     ).write(folder)
     return folder, words, types
 
@@ -142,6 +147,6 @@ def make_toy_rerank_bundle(
         files={n: file_entry(folder / n) for n in names},
         activation=activation,  # type: ignore[arg-type]
         num_labels=1,
-        source={"type": "toy"},
+        source=_toy_source(folder),
     ).write(folder)
     return folder, words, types, weight

@@ -94,31 +94,37 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
     near = BODY_LIMIT - 4096
     docs_6k = [_fill(6000)] * 1000
     return [
-        ("rerank 32KB query x 1024 one-letter docs", event("/rerank", {"query": _fill(32_000), "texts": ["a"] * 1024})),
+        (
+            "rerank 32KB query x 1024 one-letter docs",
+            event("/native/rerank", {"query": _fill(32_000), "texts": ["a"] * 1024}),
+        ),
         (
             "rerank 3MB query + 3MB doc",
-            event("/rerank", {"query": _fill(near // 2 - 64), "texts": [_fill(near // 2 - 64)]}),
+            event("/native/rerank", {"query": _fill(near // 2 - 64), "texts": [_fill(near // 2 - 64)]}),
         ),
-        ("embed one 6MB string", event("/embed", {"inputs": _fill(near)})),
-        ("embed one 6MB word", event("/embed", {"inputs": "a" * near})),
-        ("embed one 6MB whitespace run", event("/embed", {"inputs": "a" + " " * (near - 2) + "b"})),
-        ("embed 2M CJK characters", event("/embed", {"inputs": "中文字符" * (near // 28)})),
-        (f"embed {admitted} x 6KB (admitted)", event("/embed", {"inputs": docs_6k[:admitted]})),
+        ("embed one 6MB string", event("/native/embed", {"inputs": _fill(near)})),
+        ("embed one 6MB word", event("/native/embed", {"inputs": "a" * near})),
+        ("embed one 6MB whitespace run", event("/native/embed", {"inputs": "a" + " " * (near - 2) + "b"})),
+        ("embed 2M CJK characters", event("/native/embed", {"inputs": "中文字符" * (near // 28)})),
+        (f"embed {admitted} x 6KB (admitted)", event("/native/embed", {"inputs": docs_6k[:admitted]})),
         (
             f"rerank 32KB query x {admitted} docs (admitted)",
-            event("/rerank", {"query": _fill(32_000), "texts": docs_6k[:admitted]}),
+            event("/native/rerank", {"query": _fill(32_000), "texts": docs_6k[:admitted]}),
         ),
-        ("embed 6MB string, truncate off", event("/embed", {"inputs": _fill(near), "truncate": False})),
-        ("embed 1000 x 6KB", event("/embed", {"inputs": docs_6k})),
-        ("openai 1000 x 6KB", event("/v1/embeddings", {"input": docs_6k, "model": "m"})),
-        ("embed 3MB prompt x 1000 inputs", event("/embed", {"inputs": ["x"] * 1000, "prompt": _fill(near // 2)})),
+        ("embed 6MB string, truncate off", event("/native/embed", {"inputs": _fill(near), "truncate": False})),
+        ("embed 1000 x 6KB", event("/native/embed", {"inputs": docs_6k})),
+        ("openai 1000 x 6KB", event("/v1/embeddings", {"input": docs_6k})),
+        (
+            "embed 3MB prompt x 1000 inputs",
+            event("/native/embed", {"inputs": ["x"] * 1000, "prompt": _fill(near // 2)}),
+        ),
         (
             "cohere 1000 x 6KB docs, max_tokens_per_doc",
             event("/v2/rerank", {"query": "q", "documents": docs_6k, "max_tokens_per_doc": 100}),
         ),
-        ("rerank 100k docs (too many)", event("/rerank", {"query": "q", "texts": ["a"] * 100_000})),
-        ("embed lone surrogate", event("/embed", raw='{"inputs": ["ok", "\\ud800"]}')),
-        ("over the body limit", event("/embed", {"inputs": _fill(BODY_LIMIT + 1024)})),
+        ("rerank 100k docs (too many)", event("/native/rerank", {"query": "q", "texts": ["a"] * 100_000})),
+        ("embed lone surrogate", event("/native/embed", raw='{"inputs": ["ok", "\\ud800"]}')),
+        ("over the body limit", event("/native/embed", {"inputs": _fill(BODY_LIMIT + 1024)})),
     ]
 
 
@@ -136,8 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     handler = lambda_handler_for(create_app(settings))
     small = [
-        event("/embed", {"inputs": ["warm up", "a second text"]}),
-        event("/rerank", {"query": "q", "texts": ["a", "b"]}),
+        event("/native/embed", {"inputs": ["warm up", "a second text"]}),
+        event("/native/rerank", {"query": "q", "texts": ["a", "b"]}),
     ]
     for e in small * 3:
         handler(e, Context())

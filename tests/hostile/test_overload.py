@@ -98,7 +98,7 @@ def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_overload_answers_429_with_retry_after_and_health_stays_up(busy: Server) -> None:
     body = {"inputs": [TEXT_6K] * 16}
     with ThreadPoolExecutor(max_workers=16) as pool, httpx.Client(timeout=60) as client:
-        storm = [pool.submit(client.post, busy.url + "/embed", json=body) for _ in range(12)]
+        storm = [pool.submit(client.post, busy.url + "/native/embed", json=body) for _ in range(12)]
         ready_codes, health_codes = set(), set()
         while not all(f.done() for f in storm):
             ready_codes.add(client.get(busy.url + "/ready").status_code)
@@ -117,7 +117,7 @@ def test_overload_answers_429_with_retry_after_and_health_stays_up(busy: Server)
 
 def test_the_deadline_stops_a_long_request_with_504(busy: Server) -> None:
     started = time.monotonic()
-    r = httpx.post(busy.url + "/embed", json={"inputs": [TEXT_6K] * 250}, timeout=120)
+    r = httpx.post(busy.url + "/native/embed", json={"inputs": [TEXT_6K] * 250}, timeout=120)
     assert (r.status_code, r.json()["error"]["code"]) == (504, "deadline_exceeded")
     assert time.monotonic() - started < 60  # the whole request would take far longer
 
@@ -125,12 +125,17 @@ def test_the_deadline_stops_a_long_request_with_504(busy: Server) -> None:
 def test_no_server_header_and_no_versions(busy: Server) -> None:
     r = httpx.get(busy.url + "/health", timeout=5)
     assert "server" not in r.headers
-    assert httpx.get(busy.url + "/info", timeout=5).json()["versions"] == {}
+    assert httpx.get(busy.url + "/native/info", timeout=5).json()["versions"] == {}
+    tei_info = httpx.get(busy.url + "/info", timeout=5).text  # TEI's: its API version, no paths or library versions
+    assert "/work" not in tei_info and "onnxruntime" not in tei_info
 
 
 def test_a_disconnected_client_s_work_stops_at_the_next_micro_batch(patient: Server) -> None:
     body = json.dumps({"inputs": [TEXT_6K] * 250}).encode()
-    head = f"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = (
+        "POST /native/embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", patient.port)) as sock:
         sock.sendall(head.encode() + body)
         time.sleep(1.0)
@@ -142,12 +147,12 @@ def test_a_disconnected_client_s_work_stops_at_the_next_micro_batch(patient: Ser
         time.sleep(0.2)
     assert cancelled, patient.log.read_text()[-2000:]
     assert cancelled[0]["status"] == 499
-    assert httpx.post(patient.url + "/embed", json={"inputs": "after"}, timeout=30).status_code == 200
+    assert httpx.post(patient.url + "/native/embed", json={"inputs": "after"}, timeout=30).status_code == 200
 
 
 def test_a_stalled_body_gets_408(patient: Server) -> None:
     with socket.create_connection(("127.0.0.1", patient.port), timeout=10) as sock:
-        sock.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b'{"inputs": "')
+        sock.sendall(b"POST /native/embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b'{"inputs": "')
         answer = ""
         while '"body_timeout"' not in answer:
             chunk = sock.recv(65536)
@@ -160,7 +165,7 @@ def test_a_stalled_body_gets_408(patient: Server) -> None:
 
 def test_a_stalled_request_head_is_cut_off(patient: Server) -> None:
     with socket.create_connection(("127.0.0.1", patient.port), timeout=10) as sock:
-        sock.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"POST /native/embed HTTP/1.1\r\nHost: x\r\n")
         started = time.monotonic()
         closed = sock.recv(1024)
     assert closed == b"" and time.monotonic() - started < 8

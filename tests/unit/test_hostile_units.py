@@ -146,10 +146,10 @@ def test_lambda_deadline_comes_from_the_remaining_time() -> None:
 def test_lambda_answers_json_before_its_time_runs_out() -> None:
     handler = lambda_handler_for(make_app(lambda_margin_ms=1000))
     body = {"inputs": ["lorem ipsum dolor " * 80] * 64}
-    out = handler(event("/embed", body), ShortContext(1000))  # no time left beyond the margin
+    out = handler(event("/native/embed", body), ShortContext(1000))  # no time left beyond the margin
     assert out["statusCode"] in (503, 504)
     assert json.loads(out["body"])["error"]["code"] in ("queue_timeout", "deadline_exceeded")
-    ok = handler(event("/embed", {"inputs": ["hello"]}), ShortContext(20_000))
+    ok = handler(event("/native/embed", {"inputs": ["hello"]}), ShortContext(20_000))
     assert ok["statusCode"] == 200
 
 
