@@ -32,12 +32,14 @@ def check_answer(event: dict[str, Any], response: dict[str, Any], embedder: Embe
     body = json.loads(response["body"])
     request = json.loads(event["body"]) if event.get("body") else {}
     path = event["rawPath"]
-    if path == "/embed":
+    if path == "/native/embed":
         _embeddings(body["embeddings"], request["inputs"], embedder)
+    elif path == "/embed":  # TEI: a bare list of vectors
+        _embeddings(body, request["inputs"], embedder)
     elif path == "/v1/embeddings":
         assert [d["index"] for d in body["data"]] == list(range(len(request["input"])))
         _embeddings([d["embedding"] for d in body["data"]], request["input"], embedder)
-    elif path == "/rerank":
+    elif path == "/native/rerank":
         _rerank(body["results"], request["query"], request["texts"], request.get("top_n"), reranker, "score")
     elif path in ("/v1/rerank", "/v2/rerank"):
         docs = [d if isinstance(d, str) else d["text"] for d in request["documents"]]

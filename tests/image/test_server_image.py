@@ -21,8 +21,9 @@ SERVER_TAG = f"edge-encoders-server:{ARCH}"
 LIMITS = ("--cpus", "2", "--memory", "1g", "--read-only", "--tmpfs", "/tmp")
 # (events/ file whose body is sent, the path it is sent to): the Lambda path's answer is the reference.
 REQUESTS = [
-    ("embed.json", "/embed"),
-    ("rerank.json", "/rerank"),
+    ("embed.json", "/native/embed"),
+    ("tei_embed.json", "/embed"),
+    ("rerank.json", "/native/rerank"),
     ("openai_embeddings.json", "/v1/embeddings"),
     ("cohere_rerank.json", "/v1/rerank"),
 ]
@@ -94,6 +95,7 @@ def test_runs_as_non_root_with_threads_from_the_cpu_quota(server: tuple[str, str
     one = ih.run(["podman", "run", "--rm", "--cpus", "1", "--entrypoint", "python3", SERVER_TAG, "-c", probe])
     assert one.stdout.split() == ["1.0", "1"]  # the host has more: the quota wins
     assert ih.run(["podman", "healthcheck", "run", name], check=False).returncode == 0
+    assert ih.wait_ready(server[0] + "/ready", deadline_s=10) >= 0  # the readiness route the manifests use
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(server_image: str) -> None:
@@ -104,7 +106,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(server_image: str) -
 
         def call() -> None:
             outcome["status"], outcome["body"] = ih.post_json(
-                base + "/rerank", {"query": "weather", "texts": documents}, timeout=120
+                base + "/native/rerank", {"query": "weather", "texts": documents}, timeout=120
             )
 
         worker = threading.Thread(target=call)

@@ -43,7 +43,8 @@ def test_kubernetes_manifest_is_valid_and_complete() -> None:
     pod = kinds["Deployment"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["ports"][0]["containerPort"] == PORT
-    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"  # 503 while saturated, not only at start
+    for probe in ("livenessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["path"] == "/health"
     assert container["resources"]["limits"]["cpu"] == container["resources"]["requests"]["cpu"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
