@@ -19,12 +19,17 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak bulk
+.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak test-image image-server run-server bulk
 
-# Lambda / SAM (image, invoke, deploy need Docker and AWS; not run in CI)
+# Lambda / SAM. image and invoke need a container engine (DOCKER=podman works: `make test-image` runs both
+# with podman), deploy also AWS credentials. samconfig.toml keeps one config env per architecture, so
+# ARCH=arm64 builds, invokes and deploys arm64 throughout.
 ARCH ?= x86_64
 PLATFORM = $(if $(filter arm64,$(ARCH)),linux/arm64,linux/amd64)
+DOCKER ?= docker
 SAM ?= .tools/sam/bin/sam
+SAM_ENV = --config-file samconfig.toml --config-env $(ARCH)
+GUIDED ?=
 EVENT ?= events/embed.json
 EVENTS ?=
 S3_URI ?=
@@ -87,16 +92,26 @@ bulk: setup ## embed a corpus: make bulk IN=corpus.jsonl|.csv OUT=dir/|s3://buck
 		echo "usage: make bulk IN=corpus.jsonl OUT=dir/|s3://bucket/prefix [BULK_BUNDLE=artifacts/embed] [BULK_ARGS=...]"; exit 2; }
 	$(PY) -m edge_encoders.bulk "$(IN)" "$(OUT)" --bundle "$(BULK_BUNDLE)" $(BULK_ARGS)
 
-image: export ## docker build the Lambda image for ARCH=x86_64|arm64 (needs Docker)
-	docker build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
+image: export ## build the Lambda image edge-encoders:ARCH (ARCH=x86_64|arm64; DOCKER=podman for podman)
+	$(DOCKER) build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
 
-invoke: tools export ## sam build + sam local invoke -e $(EVENT) (needs Docker)
-	$(SAM) build --parameter-overrides Architecture=$(ARCH)
-	$(SAM) local invoke EdgeEncodersFunction -e $(EVENT)
+invoke: tools export ## sam build + sam local invoke -e EVENT (needs Docker, or DOCKER_HOST at a podman socket)
+	$(SAM) build $(SAM_ENV)
+	$(SAM) local invoke EdgeEncodersFunction $(SAM_ENV) -e $(EVENT)
 
-deploy: tools export ## sam build + sam deploy --guided (needs Docker and AWS credentials)
-	$(SAM) build --parameter-overrides Architecture=$(ARCH)
-	$(SAM) deploy --guided --resolve-image-repos --capabilities CAPABILITY_IAM
+deploy: tools export ## sam build + sam deploy with samconfig.toml's ARCH env (GUIDED=1 to be asked; needs AWS)
+	$(SAM) build $(SAM_ENV)
+	$(SAM) deploy $(SAM_ENV) $(if $(GUIDED),--guided)
+
+image-server: image ## the HTTP server image edge-encoders-server:ARCH (uvicorn on PORT 8080, non-root)
+	$(DOCKER) build -f Dockerfile.server --platform $(PLATFORM) $(if $(filter podman,$(DOCKER)),--format docker) \
+		--build-arg LAMBDA_IMAGE=edge-encoders:$(ARCH) -t edge-encoders-server:$(ARCH) .
+
+run-server: image-server ## run the server image on 127.0.0.1:PORT (read-only root, /tmp in memory)
+	$(DOCKER) run --rm -p 127.0.0.1:$(PORT):8080 --read-only --tmpfs /tmp edge-encoders-server:$(ARCH)
+
+test-image: setup tools export ## image tier: podman stand-in base, make image, sam build + sam local invoke of events/
+	$(VENV)/bin/pytest tests/image $(PYTEST_ARGS)
 
 SOAK_ARGS ?=
 soak: setup export ## 10 minutes of mixed + hostile traffic at concurrency 64 on uvicorn; prints RSS over time and the targets

@@ -80,16 +80,16 @@ def load_api_key(settings: Settings) -> ApiKey:
 
 
 def _from_ssm(name: str) -> str:
-    import boto3  # lazily: only deployments that keep the key in SSM pay for the import
+    from edge_encoders.aws_clients import client  # boto3 lazily: only deployments with a key there pay for it
 
-    response = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    response = client("ssm").get_parameter(Name=name, WithDecryption=True)
     return _nonempty(str(response["Parameter"]["Value"]), f"SSM parameter {name}")
 
 
 def _from_secrets_manager(secret_id: str) -> str:
-    import boto3
+    from edge_encoders.aws_clients import client
 
-    response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    response = client("secretsmanager").get_secret_value(SecretId=secret_id)
     raw = str(response.get("SecretString") or "")
     # A secret may be the key itself or a JSON object holding it under "api_key" (the console's key/value form).
     if raw.lstrip().startswith("{"):

@@ -6,6 +6,12 @@ were measured to stay connected indefinitely. Here the server header is off, and
 line and headers are not complete within EDGE_HEADER_TIMEOUT_MS is closed. A stalled *body* is answered 408 by
 the middleware (EDGE_BODY_TIMEOUT_MS). Keep-alive idles out after 5 s (uvicorn's default). glibc's malloc arenas
 are capped (EDGE_MALLOC_ARENAS) so freed memory is shared by the worker threads instead of kept per thread.
+
+In the server image (Dockerfile.server) it is the entry point: `PORT` (default 8080, Cloud Run's convention) and
+`EDGE_SERVER_HOST` (the image sets 0.0.0.0) give the defaults of --port and --host. One process: onnxruntime
+already uses the CPUs of the container's quota for one call, and a second worker would hold a second copy of
+the models; scale with replicas. On SIGTERM uvicorn stops accepting, lets requests in flight finish for up to
+EDGE_SERVER_SHUTDOWN_GRACE_S seconds (default 20; keep the orchestrator's grace period longer), and exits 0.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 
 import h11
 import uvicorn
@@ -22,6 +29,9 @@ from handler import memory
 from handler.settings import Settings, SettingsError
 
 log = logging.getLogger("handler")
+
+DEFAULT_PORT = 8080
+DEFAULT_SHUTDOWN_GRACE_S = 20
 
 
 class HeaderTimeoutProtocol(H11Protocol):
@@ -63,6 +73,20 @@ def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutProtocol]:
     return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
 
 
+def _env_int(name: str, default: int, minimum: int) -> int:
+    """An integer from the environment, or a one-line exit naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer; got {raw!r}") from None
+    if value < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}; got {value}")
+    return value
+
+
 def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         "handler.app:app",
@@ -71,6 +95,7 @@ def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
         http=protocol_with_timeout(settings.header_timeout_ms / 1000) if settings.header_timeout_ms else "h11",
         server_header=False,
         timeout_keep_alive=5,
+        timeout_graceful_shutdown=_env_int("EDGE_SERVER_SHUTDOWN_GRACE_S", DEFAULT_SHUTDOWN_GRACE_S, 0),
         lifespan="off",
         access_log=False,  # the app writes its own JSON access line per request
         log_level=settings.log_level.lower(),
@@ -79,8 +104,8 @@ def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the HTTP API under uvicorn (no server header, timeouts).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default=os.environ.get("EDGE_SERVER_HOST", "").strip() or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=_env_int("PORT", DEFAULT_PORT, 1))
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

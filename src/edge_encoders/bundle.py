@@ -6,13 +6,14 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import onnxruntime as ort
 
+from edge_encoders import load_cache
 from edge_encoders.batching import BatchPolicy, plan_batches
 from edge_encoders.errors import (
     BundleError,
@@ -79,7 +80,12 @@ def open_bundle(
     if verify:
         verify_files(path, manifest, needed)
     tokenizer = TextTokenizer(path / manifest.tokenizer_file, manifest.max_seq_length)
-    session = create_session(path / model_file, session_config)
+    optimized = load_cache.find(path, manifest, model_file, verify=verify)
+    if optimized is not None:  # optimized at image build: skip onnxruntime's graph optimization now
+        config = replace(session_config or SessionConfig(), graph_optimization="disabled")
+        session = create_session(optimized, config)
+    else:
+        session = create_session(path / model_file, session_config)
     graph_inputs = {i.name for i in session.get_inputs()}
     missing = [name for name in manifest.input_names if name not in graph_inputs]
     if missing:

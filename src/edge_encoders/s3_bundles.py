@@ -53,13 +53,15 @@ def _s3_client(client: Any | None) -> Any:
     if client is not None:
         return client
     try:
-        import boto3
+        import boto3  # noqa: F401
     except ImportError:
         raise BundleError(
             "bundles from S3 need boto3, which is not installed: `pip install edge-encoders[aws]` "
             "(the AWS Lambda base image ships it)"
         ) from None
-    return boto3.client("s3")
+    from edge_encoders.aws_clients import client as aws_client
+
+    return aws_client("s3")
 
 
 def _client_error_text(exc: Exception, bucket: str, key: str) -> str:

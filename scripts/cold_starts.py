@@ -1,0 +1,81 @@
+"""Cold starts of the Lambda image under podman, several configurations interleaved in one run (this machine
+is shared and noisy: compare within a run, not across runs).
+
+    python scripts/cold_starts.py --runs 5 [--image edge-encoders:x86_64] [--config NAME=ENV=VALUE,...]
+
+Each cold start is a fresh container (read-only root, /tmp tmpfs, 2 GB) under the image's own entrypoint (the
+Runtime Interface Emulator), one embed event. Reported per configuration (medians, ms): process_ms = Python
+start to the handler ready (interpreter, imports, model loads, warm-up: what Lambda's INIT spends in the
+function), init_ms = the model loads alone, first_answer_ms = `podman run` to the first answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import image_harness as ih
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+DEFAULT_CONFIGS: dict[str, dict[str, str]] = {"image as built": {}}
+
+
+def _init_record(name: str) -> dict[str, Any]:
+    logs = ih.run(["podman", "logs", name])
+    match = re.search(r"(\{\"event\":\"init\".*\})", logs.stdout + logs.stderr)
+    if not match:
+        raise RuntimeError(f"no init record in the log:\n{(logs.stdout + logs.stderr)[-1500:]}")
+    record: dict[str, Any] = json.loads(match.group(1))
+    return record
+
+
+def cold_start(image: str, env: dict[str, str], event: dict[str, Any]) -> dict[str, float]:
+    extra = ["--read-only", "--tmpfs", "/tmp", "--memory", "2g"]
+    image = env.get("IMAGE", image)  # IMAGE=<tag> in a config: another image (e.g. one built without a step)
+    for key, value in env.items():
+        if key == "IMAGE":
+            continue
+        extra += ["-e", f"{key}={value}"]
+    started = time.perf_counter()
+    with ih.running(image, *extra) as (base, name):
+        ih.first_answer(base + INVOKE_PATH, event)
+        first = (time.perf_counter() - started) * 1000
+        record = _init_record(name)
+    return {"process_ms": record["process_ms"], "init_ms": record["init_ms"], "first_answer_ms": round(first, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--image", default="edge-encoders:x86_64")
+    parser.add_argument(
+        "--config", action="append", default=[], help="NAME=KEY=VALUE[,...]; IMAGE=<tag> picks another image"
+    )
+    args = parser.parse_args(argv)
+    configs = dict(DEFAULT_CONFIGS)
+    for spec in args.config:
+        name, _, pairs = spec.partition("=")
+        configs[name] = dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
+    event = json.loads((ih.REPO / "events" / "embed.json").read_text())
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+    for _ in range(args.runs):
+        for name, env in configs.items():  # interleaved: drift on the machine hits every config alike
+            samples[name].append(cold_start(args.image, env, event))
+    summary = {
+        name: {key: round(statistics.median(s[key] for s in runs), 1) for key in runs[0]}
+        for name, runs in samples.items()
+    }
+    print(json.dumps({"runs": args.runs, "image": args.image, "median": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

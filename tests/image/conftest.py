@@ -1,0 +1,60 @@
+"""The image tier's harness lives in scripts/image_harness.py (shared with `make test-image`); its figures are
+printed in pytest's terminal summary, and a skip says loudly why the container engine cannot run here."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import image_harness as ih
+import image_report
+from image_report import report, skip_loudly
+
+from edge_encoders import Embedder, Reranker
+
+ARCH = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+TAG = f"edge-encoders:{ARCH}"
+BUNDLES = {"embed": ih.REPO / "artifacts" / "embed", "rerank": ih.REPO / "artifacts" / "rerank"}
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+
+
+@pytest.fixture(scope="session")
+def lambda_image() -> str:
+    try:
+        ih.ensure_tools()
+        ih.ensure_engine_runs()
+        base = ih.ensure_lambda_base()
+        ih.podman_ok_to_run(ih.LAMBDA_BASE_TAG)
+    except ih.EngineUnavailable as exc:
+        pytest.skip(skip_loudly(str(exc)))
+    report(lambda_base=base)
+    seconds = ih.make_image(ARCH)
+    report(
+        image=TAG,
+        image_build_s=round(seconds, 1),
+        image_mb=round(ih.image_size_mb(TAG), 1),
+        base_mb=round(ih.image_size_mb(ih.LAMBDA_BASE_TAG), 1),
+    )
+    return TAG
+
+
+@pytest.fixture(scope="session")
+def reference() -> tuple[Embedder, Reranker]:
+    return Embedder.from_bundle(BUNDLES["embed"]), Reranker.from_bundle(BUNDLES["rerank"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if image_report.skipped:
+        terminalreporter.write_sep("!", "IMAGE TIER SKIPPED: the container engine cannot run here")
+        terminalreporter.write_line(image_report.skipped)
+    if image_report.reported:
+        terminalreporter.write_sep("-", "container images under podman (also in artifacts/image.json)")
+        for key, value in image_report.reported.items():
+            terminalreporter.write_line(f"{key}: {value}")

@@ -1,0 +1,149 @@
+"""The Lambda image as users build and run it: the stand-in base (scripts/image/lambda-base), `make image
+DOCKER=podman`, then every events/ file through `sam build` + `sam local invoke` with DOCKER_HOST at a podman
+socket, each answer checked against the runtime called in-process on the same bundles; and cold starts of
+the image under its own entrypoint (the Runtime Interface Emulator), timed."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import image_harness as ih
+import pytest
+from answers import check_answer
+from conftest import ARCH, BUNDLES, INVOKE_PATH
+from image_report import report
+
+from edge_encoders import Embedder, Reranker, load_cache
+
+pytestmark = pytest.mark.image
+
+EVENTS = sorted((ih.REPO / "events").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def sam_built(lambda_image: str) -> Iterator[str]:
+    """sam build (Docker's API on podman's socket) once; yields DOCKER_HOST for the invokes."""
+    with ih.podman_socket() as docker_host:
+        started = time.perf_counter()
+        result = ih.sam(["build", "--config-file", "samconfig.toml", "--config-env", ARCH], docker_host)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        report(sam_build_s=round(time.perf_counter() - started, 1))
+        yield docker_host
+
+
+def _function_result(stdout: str) -> dict[str, Any]:
+    """sam local invoke prints the function's result as the last JSON line on stdout."""
+    for line in reversed(stdout.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            result: dict[str, Any] = json.loads(line)
+            return result
+    raise AssertionError(f"no JSON result in sam local invoke's output:\n{stdout[-2000:]}")
+
+
+@pytest.mark.parametrize("event_file", EVENTS, ids=[p.name for p in EVENTS])
+def test_sam_local_invoke_answers_every_event(
+    sam_built: str, reference: tuple[Embedder, Reranker], event_file: Path
+) -> None:
+    started = time.perf_counter()
+    result = ih.sam(
+        [
+            "local",
+            "invoke",
+            "EdgeEncodersFunction",
+            "--config-file",
+            "samconfig.toml",
+            "--config-env",
+            ARCH,
+            "--skip-pull-image",
+            "-e",
+            str(event_file),
+        ],
+        sam_built,
+        timeout=600,
+    )
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    event = json.loads(event_file.read_text())
+    check_answer(event, _function_result(result.stdout), *reference)
+    report(**{f"sam_local_invoke_s[{event_file.name}]": round(seconds, 1)})
+
+
+def _init_record(name: str) -> dict[str, Any]:
+    logs = ih.run(["podman", "logs", name], timeout=60)
+    for line in (logs.stdout + logs.stderr).splitlines():
+        match = re.search(r"(\{\"event\":\"init\".*\})", line)
+        if match:
+            record: dict[str, Any] = json.loads(match.group(1))
+            return record
+    raise AssertionError(f"no init record in the function's log:\n{(logs.stdout + logs.stderr)[-2000:]}")
+
+
+def test_cold_starts_read_only_root(lambda_image: str, reference: tuple[Embedder, Reranker]) -> None:
+    """Three cold starts as Lambda runs the image: read-only root, /tmp the only writable place."""
+    event = json.loads((ih.REPO / "events" / "embed.json").read_text())
+    first_answer, init_ms, process_ms = [], [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        with ih.running(lambda_image, "--read-only", "--tmpfs", "/tmp", "--memory", "2g") as (base, name):
+            url = base + INVOKE_PATH
+            response = ih.first_answer(url, event)
+            first_answer.append(time.perf_counter() - started)
+            check_answer(event, response, *reference)
+            record = _init_record(name)
+            assert record["failed"] == {}, record
+            init_ms.append(record["init_ms"])
+            process_ms.append(record.get("process_ms"))
+    report(
+        cold_start_first_answer_s=[round(s, 2) for s in first_answer],
+        cold_start_models_init_ms_median=round(statistics.median(init_ms), 1),
+        cold_start_process_to_ready_ms=process_ms,
+    )
+
+
+def test_build_refuses_an_altered_bundle(lambda_image: str, tmp_path: Path) -> None:
+    """The check at the end of the build stops an image whose bundle does not match its manifest."""
+    context = tmp_path / "context"
+    for name in ("requirements/lambda.txt", "scripts/check_bundles.py", "src/edge_encoders", "handler"):
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-a", str(ih.REPO / name), str(context / name)], check=True)
+    for kind, source in BUNDLES.items():
+        (context / "artifacts").mkdir(exist_ok=True)
+        subprocess.run(["cp", "-a", str(source), str(context / "artifacts" / kind)], check=True)
+    tokenizer = context / "artifacts" / "rerank" / "tokenizer.json"
+    tokenizer.write_text(tokenizer.read_text().replace('"[SEP]"', '"[SEQ]"', 1))  # same size, other bytes
+    try:
+        result = ih.run(
+            ["podman", "build", "-f", str(ih.REPO / "Dockerfile.lambda"), "-t", "edge-encoders:altered", str(context)],
+            check=False,
+            timeout=900,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output[-2000:]
+        assert "bundle check failed" in output and "tokenizer.json" in output, output[-2000:]
+    finally:
+        ih.run(["podman", "rmi", "-f", "edge-encoders:altered"], check=False)
+
+
+def test_image_ships_a_graph_cache_the_runtime_accepts(lambda_image: str) -> None:
+    """The build step's optimized graphs match this image's onnxruntime and models, so init skips optimizing."""
+    probe = (
+        "from pathlib import Path\n"
+        "from edge_encoders import load_cache\n"
+        "from edge_encoders.manifest import read_manifest\n"
+        "for kind in ('embed', 'rerank'):\n"
+        "    path = Path('/var/task/bundles') / kind; m = read_manifest(path)\n"
+        "    print(kind, load_cache.find(path, m, m.model_for_machine()[1], verify=True))\n"
+    )
+    result = ih.run(["podman", "run", "--rm", "--read-only", "--entrypoint", "python3", lambda_image, "-c", probe])
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert set(lines) == {"embed", "rerank"}, result.stdout + result.stderr
+    assert all(f"/{load_cache.CACHE_DIR}/" in value for value in lines.values()), lines
+    assert "not using the pre-optimized graph" not in result.stderr

@@ -1,0 +1,85 @@
+"""edge_encoders.load_cache: the graph optimized ahead of time gives the same numbers, and is used only when it
+was made from this bundle's model by this onnxruntime (anything else: the model, optimized at load)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.toy_bundles import make_toy_embed_bundle, make_toy_rerank_bundle
+
+from edge_encoders import Embedder, Reranker, load_cache
+from edge_encoders.manifest import read_manifest
+
+TEXTS = ["hello world", "a longer text about graphs and cold starts", ""]
+
+
+def _model_path(model: Embedder | Reranker) -> str:
+    return str(model._bundle.session._model_path)
+
+
+@pytest.fixture
+def embed_pair(tmp_path: Path) -> tuple[Path, Path]:
+    plain = make_toy_embed_bundle(tmp_path / "plain")[0]
+    cached = make_toy_embed_bundle(tmp_path / "cached")[0]
+    load_cache.build(cached)
+    return plain, cached
+
+
+def test_cached_graph_is_used_and_gives_the_same_vectors(embed_pair: tuple[Path, Path]) -> None:
+    plain, cached = embed_pair
+    a, b = Embedder.from_bundle(plain), Embedder.from_bundle(cached)
+    assert _model_path(a).endswith("model.onnx")
+    assert load_cache.CACHE_DIR in _model_path(b)
+    np.testing.assert_array_equal(a.embed(TEXTS), b.embed(TEXTS))
+
+
+def test_reranker_too(tmp_path: Path) -> None:
+    plain = make_toy_rerank_bundle(tmp_path / "plain")[0]
+    cached = make_toy_rerank_bundle(tmp_path / "cached")[0]
+    load_cache.build(cached)
+    a, b = Reranker.from_bundle(plain), Reranker.from_bundle(cached)
+    assert load_cache.CACHE_DIR in _model_path(b)
+    assert [(h.index, h.score) for h in a.rerank("graphs", TEXTS)] == [
+        (h.index, h.score) for h in b.rerank("graphs", TEXTS)
+    ]
+
+
+@pytest.mark.parametrize("damage", ["other onnxruntime", "other model", "truncated", "altered"])
+def test_stale_or_damaged_cache_falls_back_to_the_model(
+    embed_pair: tuple[Path, Path], damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain, cached = embed_pair
+    sidecar = next((cached / load_cache.CACHE_DIR).glob("*.json"))
+    optimized = next((cached / load_cache.CACHE_DIR).glob("*.onnx"))
+    record = json.loads(sidecar.read_text())
+    if damage == "other onnxruntime":
+        record["onnxruntime"] = "0.0.1"
+    elif damage == "other model":
+        record["source_sha256"] = "0" * 64
+    elif damage == "truncated":
+        optimized.write_bytes(optimized.read_bytes()[:100])
+    else:  # same size, other bytes: only the sha256 check (verify=True) can tell
+        data = bytearray(optimized.read_bytes())
+        data[-10] ^= 0xFF
+        optimized.write_bytes(bytes(data))
+    sidecar.write_text(json.dumps(record))
+    manifest = read_manifest(cached)
+    assert load_cache.find(cached, manifest, manifest.model_file, verify=True) is None
+    assert "not using the pre-optimized graph" in caplog.text
+    model = Embedder.from_bundle(cached)
+    assert _model_path(model).endswith("model.onnx")
+    np.testing.assert_array_equal(model.embed(TEXTS), Embedder.from_bundle(plain).embed(TEXTS))
+
+
+def test_cli_builds_each_bundle_and_refuses_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = make_toy_embed_bundle(tmp_path / "good")[0]
+    bad = make_toy_embed_bundle(tmp_path / "bad")[0]
+    (bad / "model.onnx").write_bytes(b"not a model")
+    assert load_cache.main([str(good)]) == 0
+    assert "load cache:" in capsys.readouterr().out
+    assert load_cache.main([str(bad)]) == 1
+    assert "model.onnx" in capsys.readouterr().err
+    assert load_cache.main([]) == 2
