@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from edge_encoders.precision import quantize
-from handler import dialect_inference, inference
+from handler import calls, dialect_calls
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
 from handler.observability import RequestFacts
@@ -73,7 +73,7 @@ def _embed(
     by_precision: dict[str, np.ndarray] = {}
     tokens = 0
     for base in dict.fromkeys(_BASE[t] for t in types):
-        result = dialect_inference.embed(
+        result = dialect_calls.embed(
             state,
             facts,
             texts,
@@ -107,11 +107,11 @@ def _embed(
 def embed_v1(body: CohereEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v1 embed: floats by default, one array per type when embedding_types is given."""
     out = _embed(body, state, facts, "1")
-    return inference.render(state, out, len(out.texts), "texts")
+    return calls.render(state, out, len(out.texts), "texts")
 
 
 @router.post("/v2/embed", response_model=CohereByTypeResponse, responses=ERRORS)
 def embed_v2(body: CohereEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v2 embed: always by type (float unless embedding_types says otherwise)."""
     out = _embed(body, state, facts, "2")
-    return inference.render(state, out, len(out.texts), "texts")
+    return calls.render(state, out, len(out.texts), "texts")

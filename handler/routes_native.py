@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from handler import inference
+from handler import calls
 from handler.errors import error_responses
 from handler.schemas import EmbedRequest, EmbedResponse, RerankItem, RerankRequest, RerankResponse, Usage
 from handler.state import FactsDep, StateDep
@@ -23,7 +23,7 @@ ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embed one text or a list of texts."""
     texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-    result = inference.embed(
+    result = calls.embed(
         state,
         facts,
         texts,
@@ -45,13 +45,13 @@ def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
     hint = "" if body.encoding_format == "base64" else ", or ask for encoding_format=base64 (about 3x smaller)"
-    return inference.render(state, out, len(texts), "inputs", hint)
+    return calls.render(state, out, len(texts), "inputs", hint)
 
 
 @router.post("/native/rerank", response_model=RerankResponse, responses=ERRORS)
 def rerank(body: RerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Score texts against a query with the cross-encoder; results best first."""
-    result = inference.rerank(
+    result = calls.rerank(
         state,
         facts,
         body.query,
@@ -67,4 +67,4 @@ def rerank(body: RerankRequest, state: StateDep, facts: FactsDep) -> Response:
         results=[RerankItem(index=h.index, score=h.score, text=h.document) for h in result.hits],
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
-    return inference.render(state, out, len(body.texts), "texts")
+    return calls.render(state, out, len(body.texts), "texts")

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from edge_encoders import Manifest
-from handler import dialect_inference, inference
+from handler import calls, dialect_calls
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model, served_names
 from handler.prompts import JINA_TASKS, prompt_options
@@ -73,7 +73,7 @@ def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: Fact
     manifest = state.models.require_embedder().manifest
     options = prompt_options(manifest, body.task, JINA_TASKS, "task")
     kind = body.embedding_type or body.encoding_format
-    result = dialect_inference.embed(
+    result = dialect_calls.embed(
         state,
         facts,
         texts,
@@ -91,7 +91,7 @@ def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: Fact
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
     hint = "" if kind == "base64" else ", or use encoding_format=base64 (about 3x smaller)"
-    return inference.render(state, out, len(texts), "inputs", hint)
+    return calls.render(state, out, len(texts), "inputs", hint)
 
 
 def _created(manifest: Manifest) -> int:

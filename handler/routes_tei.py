@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import dialect_inference, inference, limits, routes_meta, tokenization
+from handler import calls, dialect_calls, limits, routes_meta, tokenization
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
 from handler.schemas import HealthResponse
@@ -79,7 +79,7 @@ def _truncate(state: AppState, value: bool | None) -> bool:
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
     texts = _texts(body.inputs)
-    result = dialect_inference.embed(
+    result = dialect_calls.embed(
         state,
         facts,
         texts,
@@ -91,13 +91,13 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
         dimensions=body.dimensions,
     )
     out = TeiEmbedResponse(encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
-    return inference.render(state, out, len(texts), "inputs")
+    return calls.render(state, out, len(texts), "inputs")
 
 
 @router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)
 def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Texts scored against the query, best first: [{index, score, text?}, ...]."""
-    result = dialect_inference.rerank(
+    result = dialect_calls.rerank(
         state,
         facts,
         body.query,
@@ -113,7 +113,7 @@ def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response
         for h in result.hits
     ]
     out = TeiRerankResponse(ranks)
-    return inference.render(state, out, len(body.texts), "texts")
+    return calls.render(state, out, len(body.texts), "texts")
 
 
 @router.post("/similarity", response_model=SimilarityResponse, responses=ERRORS)
@@ -123,7 +123,7 @@ def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Res
     if not sentences:
         raise ApiError(400, "empty_input", "`inputs.sentences` cannot be empty")
     params = body.parameters
-    result = dialect_inference.embed(
+    result = dialect_calls.embed(
         state,
         facts,
         [body.inputs.source_sentence, *sentences],
@@ -136,7 +136,7 @@ def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Res
     vectors = result.embeddings
     scores = vectors[1:] @ vectors[0]  # unit vectors: the dot product is the cosine
     out = SimilarityResponse([float(s) for s in np.asarray(scores, dtype=np.float32).astype(str)])
-    return inference.render(state, out, len(sentences), "sentences")
+    return calls.render(state, out, len(sentences), "sentences")
 
 
 @router.post("/", responses={200: {"description": "As /embed, /similarity or /rerank"}, **ERRORS})
@@ -185,7 +185,7 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
-    prefix = dialect_inference.prompt_text(state, body.prompt_name) if body.prompt_name else ""
+    prefix = dialect_calls.prompt_text(state, body.prompt_name) if body.prompt_name else ""
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:
@@ -218,7 +218,7 @@ def decode(body: DecodeRequest, state: StateDep) -> Response:
         if bad is not None:
             raise ApiError(422, "invalid_token_id", f"ids[{row}] holds {bad}, outside this vocabulary (0..{vocab - 1})")
         texts.append(tokenization.decode(model.tokenizer, ids, skip_special_tokens=body.skip_special_tokens))
-    return inference.render(state, DecodeResponse(texts), len(batches), "id lists")
+    return calls.render(state, DecodeResponse(texts), len(batches), "id lists")
 
 
 def _check_batch(state: AppState, count: int, field: str) -> None:
