@@ -2,21 +2,24 @@
 
 Cost is bounded before the work: counts first, then a compute slot within the request's deadline; the runtime
 tokenizes only what truncation keeps and stops between micro-batches when the request's stop token (deadline,
-disconnect) says so.
+disconnect) says so. Inputs and tokens per request are the runtime's `Limits`; the response size is checked
+here, after rendering, since Lambda refuses a response over 6 MB with an opaque error.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
+import numpy as np
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from edge_encoders import EmbedResult, Limits, RerankResult
+from edge_encoders import EmbedResult, Limits, Reranker, RerankResult
 from edge_encoders.bundle import check_count, check_tokens_before
-from handler import limits, tokens
 from handler.admission import current_stop
+from handler.errors import ApiError
 from handler.observability import RequestFacts
 from handler.state import AppState
 
@@ -61,7 +64,7 @@ def rerank(
     bounds = reranker.tokenizer.pair_kept_lower_bound(query, documents, doc_cap=max_tokens_per_doc)
     check_tokens_before(bounds, call_limits, what)
     if max_tokens_per_doc is not None:
-        documents = tokens.cut_documents(reranker, documents, max_tokens_per_doc)
+        documents = _cut_documents(reranker, documents, max_tokens_per_doc)
     facts.inputs = len(documents)
     stop = current_stop.get()
     with state.models.compute(None if stop is None else stop.remaining()):
@@ -72,8 +75,51 @@ def rerank(
     return result
 
 
-def render(state: AppState, body: BaseModel, count: int, what: str, hint: str = "") -> Response:
+def _cut_documents(reranker: Reranker, documents: list[str], max_tokens: int) -> list[str]:
+    """Cohere's max_tokens_per_doc: each document cut after its first max_tokens tokens, at a character boundary.
+
+    Only the first max_tokens + 1 tokens of each document are computed. A cut longer than a pair can keep
+    would change nothing the model sees (truncation keeps less), so documents are then left whole.
+    """
+    if max_tokens > reranker.tokenizer.pair_room:
+        return documents
+    out = []
+    for text, enc in zip(documents, reranker.tokenizer.first_tokens(documents, max_tokens + 1), strict=True):
+        out.append(text[: enc.offsets[max_tokens - 1][1]] if len(enc.ids) > max_tokens else text)
+    return out
+
+
+def encode_rows(matrix: np.ndarray, encoding_format: str) -> list[list[float] | list[int] | str]:
+    """Vectors to JSON, one entry per row: number lists, or base64 of the raw little-endian bytes (OpenAI's
+    encoding_format=base64); float32 rows as their shortest exact decimal form (about half the bytes of repr)."""
+    if encoding_format == "base64":
+        dtype = matrix.dtype.newbyteorder("<")
+        data = np.ascontiguousarray(matrix, dtype=dtype)
+        return [base64.b64encode(row.tobytes()).decode("ascii") for row in data]
+    if matrix.dtype == np.float32:
+        # numpy's str() of a float32 is the shortest string that reads back to the same float32
+        return [[float(x) for x in row] for row in matrix.astype(str)]
+    rows: list[list[int]] = matrix.tolist()  # int8/uint8/binary precisions: plain integers
+    return list(rows)
+
+
+def render(
+    state: AppState, body: BaseModel, count: int, what: str, hint: str = "", *, exclude_none: bool = True
+) -> Response:
     """Serialize once, refuse a body over the response limit (Lambda's 6 MB) with advice, else send it."""
-    data = body.model_dump_json(exclude_none=True).encode()
-    limits.check_response(len(data), count, state.settings, what, hint)
+    data = body.model_dump_json(exclude_none=exclude_none).encode()
+    check_response_size(state, len(data), count, what, hint)
     return Response(data, media_type="application/json")
+
+
+def check_response_size(state: AppState, size: int, count: int, what: str, hint: str = "") -> None:
+    """Past the limit, 413 with a message that says how far to split the request."""
+    limit = state.settings.max_response_bytes
+    if limit and size > limit:
+        per_request = max(1, count * limit // size)
+        raise ApiError(
+            413,
+            "response_too_large",
+            f"the response would be {size} bytes, over the limit of {limit}; split the request into "
+            f"requests of about {per_request} {what} or fewer{hint}",
+        )

@@ -29,7 +29,6 @@ from handler.schemas_cohere import (
     CohereMeta,
 )
 from handler.state import AppState, FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["cohere"])
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
@@ -97,9 +96,11 @@ def _embed(
     )
     request_id = facts.request_id or uuid.uuid4().hex
     if version == "1" and body.embedding_types is None:
-        rows = encode_rows(by_precision["float32"], "float")
+        rows = calls.encode_rows(by_precision["float32"], "float")
         return CohereFloatsResponse(id=request_id, embeddings=rows, texts=texts, meta=meta)  # type: ignore[arg-type]
-    embeddings = {t: encode_rows(by_precision[_PRECISION[t]], "base64" if t == "base64" else "float") for t in types}
+    embeddings = {
+        t: calls.encode_rows(by_precision[_PRECISION[t]], "base64" if t == "base64" else "float") for t in types
+    }
     return CohereByTypeResponse(id=request_id, embeddings=embeddings, texts=texts, meta=meta)  # type: ignore[arg-type]
 
 

@@ -13,7 +13,6 @@ from handler import calls
 from handler.errors import error_responses
 from handler.schemas import EmbedRequest, EmbedResponse, RerankItem, RerankRequest, RerankResponse, Usage
 from handler.state import FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["native"])
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
@@ -41,7 +40,7 @@ def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
         dimensions=int(body.dimensions or state.models.require_embedder().dimension),
         precision=body.precision,
         encoding_format=body.encoding_format,
-        embeddings=encode_rows(vectors, body.encoding_format),
+        embeddings=calls.encode_rows(vectors, body.encoding_format),
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
     hint = "" if body.encoding_format == "base64" else ", or ask for encoding_format=base64 (about 3x smaller)"

@@ -27,7 +27,6 @@ from handler.schemas import (
     Usage,
 )
 from handler.state import AppState, FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["openai"])
 
@@ -84,7 +83,7 @@ def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: Fact
         precision=_PRECISION[kind],
         **options,
     )
-    rows = encode_rows(result.embeddings, "base64" if kind == "base64" else "float")
+    rows = calls.encode_rows(result.embeddings, "base64" if kind == "base64" else "float")
     out = OpenAIEmbeddingResponse(
         data=[OpenAIEmbedding(index=i, embedding=row) for i, row in enumerate(rows)],
         model=model,

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import calls, dialect_calls, limits, routes_meta, tokenization
+from handler import calls, dialect_calls, routes_meta, tokenization
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
 from handler.schemas import HealthResponse
@@ -41,7 +41,6 @@ from handler.schemas_tei import (
     TokenizeResponse,
 )
 from handler.state import AppState, FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["text-embeddings-inference"])
 
@@ -90,7 +89,7 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
         normalize=body.normalize,
         dimensions=body.dimensions,
     )
-    out = TeiEmbedResponse(encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
+    out = TeiEmbedResponse(calls.encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
     return calls.render(state, out, len(texts), "inputs")
 
 
@@ -198,9 +197,8 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
                 f"more than {state.settings.max_tokens} tokens in one call; split the inputs over several calls",
             )
         result.append([SimpleToken(**t.__dict__) for t in tokens])
-    data = TokenizeResponse(result).model_dump_json().encode()  # nulls kept: TEI sends start/stop null
-    limits.check_response(len(data), len(texts), state.settings, "inputs")
-    return Response(data, media_type="application/json")
+    # nulls kept: TEI sends start/stop null
+    return calls.render(state, TokenizeResponse(result), len(texts), "inputs", exclude_none=False)
 
 
 @router.post("/decode", response_model=DecodeResponse, responses=ERRORS)
