@@ -4,24 +4,46 @@ Cost is bounded before the work: counts first, then a compute slot within the re
 tokenizes only what truncation keeps and stops between micro-batches when the request's stop token (deadline,
 disconnect) says so. Inputs and tokens per request are the runtime's `Limits`; the response size is checked
 here, after rendering, since Lambda refuses a response over 6 MB with an opaque error.
+
+Each call returns the model it used with its result, so a route shapes its answer without looking the model up
+again.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from edge_encoders import EmbedResult, Limits, Reranker, RerankResult
+from edge_encoders import Embedder, Limits, Reranker, RerankHit
 from edge_encoders.bundle import check_count, check_tokens_before
+from edge_encoders.precision import Precision
 from handler.admission import current_stop
 from handler.errors import ApiError
 from handler.observability import RequestFacts
 from handler.state import AppState
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Vectors in input order, the tokens they used, and the model that made them."""
+
+    model: Embedder
+    embeddings: np.ndarray
+    total_tokens: int
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """Hits best first, the tokens they used, and the model that scored them."""
+
+    model: Reranker
+    hits: list[RerankHit]
+    total_tokens: int
 
 
 def _limits(state: AppState) -> Limits:
@@ -32,8 +54,20 @@ def _limits(state: AppState) -> Limits:
     )
 
 
-def embed(state: AppState, facts: RequestFacts, texts: list[str], what: str, **options: Any) -> EmbedResult:
-    """Embed after the input and token limits; options go to Embedder.embed_with_usage."""
+def embed(
+    state: AppState,
+    facts: RequestFacts,
+    texts: list[str],
+    what: str,
+    *,
+    prompt_name: str | None = None,
+    prompt: str | None = None,
+    dimensions: int | None = None,
+    normalize: bool | None = None,
+    precision: Precision = "float32",
+    truncate: bool = True,
+) -> Embedded:
+    """Embedder.embed_with_usage after the input limit, in a compute slot; `what` names the request's field."""
     embedder = state.models.require_embedder()
     facts.inputs = len(texts)
     call_limits = _limits(state)
@@ -41,10 +75,20 @@ def embed(state: AppState, facts: RequestFacts, texts: list[str], what: str, **o
     stop = current_stop.get()
     with state.models.compute(None if stop is None else stop.remaining()):
         started = time.perf_counter()
-        result = embedder.embed_with_usage(texts, limits=call_limits, stop=stop, **options)
+        result = embedder.embed_with_usage(
+            texts,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            dimensions=dimensions,
+            normalize=normalize,
+            precision=precision,
+            truncate=truncate,
+            limits=call_limits,
+            stop=stop,
+        )
         facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
-    return result
+    return Embedded(embedder, result.embeddings, result.total_tokens)
 
 
 def rerank(
@@ -54,10 +98,13 @@ def rerank(
     documents: list[str],
     what: str,
     *,
+    top_n: int | None = None,
+    return_documents: bool = False,
+    raw_scores: bool = False,
+    truncate: bool = True,
     max_tokens_per_doc: int | None = None,
-    **options: Any,
-) -> RerankResult:
-    """Rerank after the input and token limits; options go to Reranker.rerank_with_usage."""
+) -> Reranked:
+    """Reranker.rerank_with_usage after the input and token limits, in a compute slot; `what` names the field."""
     reranker = state.models.require_reranker()
     call_limits = _limits(state)
     check_count(len(documents), call_limits, what)
@@ -69,10 +116,19 @@ def rerank(
     stop = current_stop.get()
     with state.models.compute(None if stop is None else stop.remaining()):
         started = time.perf_counter()
-        result = reranker.rerank_with_usage(query, documents, limits=call_limits, stop=stop, **options)
+        result = reranker.rerank_with_usage(
+            query,
+            documents,
+            top_n=top_n,
+            return_documents=return_documents,
+            raw_scores=raw_scores,
+            truncate=truncate,
+            limits=call_limits,
+            stop=stop,
+        )
         facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
-    return result
+    return Reranked(reranker, result.hits, result.total_tokens)
 
 
 def _cut_documents(reranker: Reranker, documents: list[str], max_tokens: int) -> list[str]:

@@ -21,7 +21,7 @@ from edge_encoders import Embedder, Reranker
 from handler import calls, dialect_calls, routes_meta, tokenization
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
-from handler.schemas import HealthResponse
+from handler.schemas import HealthResponse, text_list
 from handler.schemas_tei import (
     TEI_VERSION,
     DecodeRequest,
@@ -60,7 +60,7 @@ ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "descriptio
 
 def _texts(inputs: TeiInput, field: str = "inputs") -> list[str]:
     if isinstance(inputs, str):
-        return [inputs]
+        return text_list(inputs)
     if all(isinstance(item, str) for item in inputs):
         return [str(item) for item in inputs]
     raise ApiError(
@@ -181,7 +181,7 @@ def _tokenizer_model(state: AppState) -> Embedder | Reranker:
 @router.post("/tokenize", response_model=TokenizeResponse, responses=ERRORS)
 def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     """The model's tokens of each input: [[{id, text, special, start, stop}, ...], ...]."""
-    texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
+    texts = text_list(body.inputs)
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
     prefix = dialect_calls.prompt_text(state, body.prompt_name) if body.prompt_name else ""
