@@ -85,6 +85,7 @@ def embed(
             truncate=truncate,
             limits=call_limits,
             stop=stop,
+            what=what,
         )
         facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
@@ -125,6 +126,7 @@ def rerank(
             truncate=truncate,
             limits=call_limits,
             stop=stop,
+            what=what,
         )
         facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
