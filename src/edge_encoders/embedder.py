@@ -18,7 +18,7 @@ from edge_encoders.bundle import (
 from edge_encoders.errors import InvalidArgumentError
 from edge_encoders.pooling import normalize as l2_normalize
 from edge_encoders.pooling import pool
-from edge_encoders.precision import PRECISIONS, quantize, ranges_from
+from edge_encoders.precision import PRECISIONS, Precision, quantize, ranges_from
 from edge_encoders.stop import StopToken
 
 
@@ -61,7 +61,7 @@ class Embedder(BundleModel):
         prompt: str | None = None,
         dimensions: int | None = None,
         normalize: bool | None = None,
-        precision: str = "float32",
+        precision: Precision = "float32",
         truncate: bool = True,
     ) -> np.ndarray:
         """Embed texts (a str is one text); returns (n, dimensions) in the requested precision."""
@@ -83,7 +83,7 @@ class Embedder(BundleModel):
         prompt: str | None = None,
         dimensions: int | None = None,
         normalize: bool | None = None,
-        precision: str = "float32",
+        precision: Precision = "float32",
         truncate: bool = True,
         limits: Limits | None = None,
         stop: StopToken | None = None,
