@@ -23,7 +23,7 @@ from edge_encoders import StopToken
 from handler.errors import ApiError
 from handler.settings import Settings
 
-# The running request's stop token: set by the middleware, read by handler.inference in the worker thread
+# The running request's stop token: set by the middleware, read by handler.calls in the worker thread
 # (contextvars follow Starlette's threadpool calls).
 current_stop: ContextVar[StopToken | None] = ContextVar("edge_stop", default=None)
 

@@ -35,8 +35,8 @@ from handler import (
 )
 from handler.auth import load_api_key
 from handler.dialects import DialectMiddleware
+from handler.loaded_models import Models, load_models
 from handler.middleware import EdgeMiddleware
-from handler.models import Models, load_models
 from handler.observability import AccessLog
 from handler.prometheus import Metrics
 from handler.settings import Settings, SettingsError

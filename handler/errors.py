@@ -24,7 +24,6 @@ from edge_encoders.errors import (
     EdgeEncodersError,
     EmptyInputError,
     InputError,
-    InputTooLongError,
     InvalidTextError,
     RequestCancelledError,
     TooManyInputsError,
@@ -93,23 +92,36 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _TYPES.get(s, "error")} for s in statuses}
 
 
+# Runtime error class -> status. The runtime's message is written for users and goes to the client as is.
+# An error takes the entry of the first class along its MRO, so a subclass may map apart from its base.
+RUNTIME_STATUSES: dict[type[EdgeEncodersError], int] = {
+    EmptyInputError: 400,
+    InvalidTextError: 400,
+    TooManyInputsError: 413,
+    TooManyTokensError: 413,
+    UnboundedInputError: 413,
+    InputError: 422,  # InputTooLongError, InvalidArgumentError and any other input the model cannot take
+    RequestCancelledError: 499,
+    DeadlineExceededError: 504,
+}
+# Our failures, not the client's: the message (paths, library text) goes to the log under this label, and the
+# client gets a fixed one.
+RUNTIME_FAILURES: dict[type[EdgeEncodersError], tuple[int, str, str, str]] = {
+    BundleError: (503, "model_unavailable", "the model cannot be used right now; see the server log", "bundle error"),
+    EdgeEncodersError: (500, "internal_error", "internal error; see the server log", "runtime error"),
+}
+
+
 def from_runtime(exc: EdgeEncodersError) -> ApiError:
-    """Map a runtime error to its status: the runtime's own message is written for users."""
-    if isinstance(exc, (EmptyInputError, InvalidTextError)):
-        return ApiError(400, exc.code, exc.message)
-    if isinstance(exc, DeadlineExceededError):
-        return ApiError(504, exc.code, exc.message)
-    if isinstance(exc, RequestCancelledError):
-        return ApiError(499, exc.code, exc.message)
-    if isinstance(exc, (TooManyInputsError, TooManyTokensError, UnboundedInputError)):
-        return ApiError(413, exc.code, exc.message)
-    if isinstance(exc, (InputTooLongError, InputError)):
-        return ApiError(422, exc.code, exc.message)
-    if isinstance(exc, BundleError):
-        log.error("bundle error while serving: %s", exc.message)
-        return ApiError(503, "model_unavailable", "the model cannot be used right now; see the server log")
-    log.error("runtime error while serving: %s", exc.message)
-    return ApiError(500, "internal_error", "internal error; see the server log")
+    """Map a runtime error to its status by the tables above."""
+    for cls in type(exc).__mro__:
+        if cls in RUNTIME_STATUSES:
+            return ApiError(RUNTIME_STATUSES[cls], exc.code, exc.message)
+        if cls in RUNTIME_FAILURES:
+            status, code, message, label = RUNTIME_FAILURES[cls]
+            log.error("%s while serving: %s", label, exc.message)
+            return ApiError(status, code, message)
+    raise TypeError(f"{type(exc).__name__} is not an EdgeEncodersError")  # unreachable: the base is in the table
 
 
 def from_validation(exc: RequestValidationError) -> ApiError:

@@ -32,6 +32,21 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class EdgeMiddleware:
+    """Everything a request needs before and after its route, in this order:
+
+    1. a request id and the facts record the log line is made of;
+    2. the checks that cost nothing: configuration, API key;
+    3. admission (POST only), before the body is read, so an overload is refused without reading it;
+    4. the body, under its size limit and read timeout, then invalid Unicode and the JSON content type;
+    5. the route, under the request's stop token (deadline, client disconnect);
+    6. on the way out: x-request-id and compute headers, an ApiError or last-resort 500 in our shape,
+       the admission slot given back, memory trimmed after a large body, one access log line.
+
+    One class, not a stack of middlewares, because the steps share one try/finally: whatever fails at any step,
+    the slot is released and the log line records the outcome (a 401 and a 429 are logged like a 200), and the
+    order (admission before the body; the stop token around the route only) is visible in one place.
+    """
+
     def __init__(self, app: ASGIApp, state: AppState) -> None:
         self.app = app
         self.state = state

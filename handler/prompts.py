@@ -7,7 +7,7 @@ which is what it was trained on; a prompt the request names but the model lacks 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from edge_encoders import Manifest
 from handler.errors import ApiError
@@ -28,17 +28,23 @@ JINA_TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
-def prompt_options(
-    manifest: Manifest, value: str | None, table: dict[str, tuple[str, ...]], field: str
-) -> dict[str, Any]:
-    """Embedder options for a Cohere input_type / Jina task: the bundle's matching prompt_name, or an empty
-    literal prompt when the model has none for it; no options (the model's default) when `value` is None."""
+@dataclass(frozen=True)
+class PromptChoice:
+    """The embedder's prompt_name and prompt arguments (both None: the model's default prompt)."""
+
+    name: str | None = None
+    text: str | None = None
+
+
+def choose_prompt(manifest: Manifest, value: str | None, table: dict[str, tuple[str, ...]], field: str) -> PromptChoice:
+    """The prompt for a Cohere input_type / Jina task: the bundle's matching prompt_name, or an empty literal
+    prompt when the model has none for it; the model's default when `value` is None."""
     if value is None:
-        return {}
+        return PromptChoice()
     if value not in table:
         allowed = ", ".join(sorted(table))
         raise ApiError(422, "invalid_request", f"{field} must be one of {allowed}; got {value!r}")
     for name in table[value]:
         if name in manifest.prompts:
-            return {"prompt_name": name}
-    return {"prompt": ""}
+            return PromptChoice(name=name)
+    return PromptChoice(text="")

@@ -14,12 +14,12 @@ import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from edge_encoders.precision import quantize
-from handler import dialect_inference, inference
+from edge_encoders.precision import Precision, quantize
+from handler import calls, dialect_calls
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
 from handler.observability import RequestFacts
-from handler.prompts import COHERE_INPUT_TYPES, prompt_options
+from handler.prompts import COHERE_INPUT_TYPES, choose_prompt
 from handler.schemas_cohere import (
     CohereApiVersion,
     CohereBilledUnits,
@@ -29,16 +29,17 @@ from handler.schemas_cohere import (
     CohereMeta,
 )
 from handler.state import AppState, FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["cohere"])
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
-_PRECISION = {"float": "float32", "base64": "float32", "int8": "int8", "uint8": "uint8", "binary": "binary",
-              "ubinary": "ubinary"}  # fmt: skip
+_PRECISION: dict[str, Precision] = {
+    "float": "float32", "base64": "float32", "int8": "int8", "uint8": "uint8", "binary": "binary", "ubinary": "ubinary"
+}  # fmt: skip
 # the model pass each type is derived from (sentence-transformers' quantize_embeddings: uint8 = int8 + 128)
-_BASE = {"float": "float32", "base64": "float32", "binary": "float32", "ubinary": "float32", "int8": "int8",
-         "uint8": "int8"}  # fmt: skip
+_BASE: dict[str, Precision] = {
+    "float": "float32", "base64": "float32", "binary": "float32", "ubinary": "float32", "int8": "int8", "uint8": "int8"
+}  # fmt: skip
 
 
 def _texts(body: CohereEmbedRequest) -> list[str]:
@@ -67,13 +68,13 @@ def _embed(
     if body.input_type == "image":
         raise ApiError(422, "images_not_supported", "input_type image is not supported: this server embeds text")
     manifest = state.models.require_embedder().manifest
-    options = prompt_options(manifest, body.input_type, COHERE_INPUT_TYPES, "input_type")
+    prompt = choose_prompt(manifest, body.input_type, COHERE_INPUT_TYPES, "input_type")
     types = list(dict.fromkeys(body.embedding_types or ["float"]))
     # at most two model passes whatever the types: float32 gives float/base64/binary/ubinary, int8 gives uint8
-    by_precision: dict[str, np.ndarray] = {}
+    by_precision: dict[Precision, np.ndarray] = {}
     tokens = 0
     for base in dict.fromkeys(_BASE[t] for t in types):
-        result = dialect_inference.embed(
+        result = dialect_calls.embed(
             state,
             facts,
             texts,
@@ -83,7 +84,8 @@ def _embed(
             max_tokens=body.max_tokens,
             dimensions=body.output_dimension,
             precision=base,
-            **options,
+            prompt_name=prompt.name,
+            prompt=prompt.text,
         )
         by_precision[base] = result.embeddings
         tokens = result.total_tokens
@@ -97,9 +99,11 @@ def _embed(
     )
     request_id = facts.request_id or uuid.uuid4().hex
     if version == "1" and body.embedding_types is None:
-        rows = encode_rows(by_precision["float32"], "float")
+        rows = calls.encode_rows(by_precision["float32"], "float")
         return CohereFloatsResponse(id=request_id, embeddings=rows, texts=texts, meta=meta)  # type: ignore[arg-type]
-    embeddings = {t: encode_rows(by_precision[_PRECISION[t]], "base64" if t == "base64" else "float") for t in types}
+    embeddings = {
+        t: calls.encode_rows(by_precision[_PRECISION[t]], "base64" if t == "base64" else "float") for t in types
+    }
     return CohereByTypeResponse(id=request_id, embeddings=embeddings, texts=texts, meta=meta)  # type: ignore[arg-type]
 
 
@@ -107,11 +111,11 @@ def _embed(
 def embed_v1(body: CohereEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v1 embed: floats by default, one array per type when embedding_types is given."""
     out = _embed(body, state, facts, "1")
-    return inference.render(state, out, len(out.texts), "texts")
+    return calls.render(state, out, len(out.texts), "texts")
 
 
 @router.post("/v2/embed", response_model=CohereByTypeResponse, responses=ERRORS)
 def embed_v2(body: CohereEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v2 embed: always by type (float unless embedding_types says otherwise)."""
     out = _embed(body, state, facts, "2")
-    return inference.render(state, out, len(out.texts), "texts")
+    return calls.render(state, out, len(out.texts), "texts")

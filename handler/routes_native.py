@@ -9,11 +9,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from handler import inference
+from handler import calls
 from handler.errors import error_responses
-from handler.schemas import EmbedRequest, EmbedResponse, RerankItem, RerankRequest, RerankResponse, Usage
+from handler.schemas import (
+    EmbedRequest,
+    EmbedResponse,
+    RerankItem,
+    RerankRequest,
+    RerankResponse,
+    Usage,
+    text_list,
+)
 from handler.state import FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["native"])
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
@@ -22,8 +29,8 @@ ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 @router.post("/native/embed", response_model=EmbedResponse, responses=ERRORS)
 def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embed one text or a list of texts."""
-    texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-    result = inference.embed(
+    texts = text_list(body.inputs)
+    result = calls.embed(
         state,
         facts,
         texts,
@@ -35,23 +42,22 @@ def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
         precision=body.precision,
         truncate=body.truncate,
     )
-    vectors = result.embeddings
     out = EmbedResponse(
-        model=state.models.require_embedder().manifest.name,
-        dimensions=int(body.dimensions or state.models.require_embedder().dimension),
+        model=result.model.manifest.name,
+        dimensions=body.dimensions or result.model.dimension,
         precision=body.precision,
         encoding_format=body.encoding_format,
-        embeddings=encode_rows(vectors, body.encoding_format),
+        embeddings=calls.encode_rows(result.embeddings, body.encoding_format),
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
     hint = "" if body.encoding_format == "base64" else ", or ask for encoding_format=base64 (about 3x smaller)"
-    return inference.render(state, out, len(texts), "inputs", hint)
+    return calls.render(state, out, len(texts), "inputs", hint)
 
 
 @router.post("/native/rerank", response_model=RerankResponse, responses=ERRORS)
 def rerank(body: RerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Score texts against a query with the cross-encoder; results best first."""
-    result = inference.rerank(
+    result = calls.rerank(
         state,
         facts,
         body.query,
@@ -63,8 +69,8 @@ def rerank(body: RerankRequest, state: StateDep, facts: FactsDep) -> Response:
         truncate=body.truncate,
     )
     out = RerankResponse(
-        model=state.models.require_reranker().manifest.name,
+        model=result.model.manifest.name,
         results=[RerankItem(index=h.index, score=h.score, text=h.document) for h in result.hits],
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
-    return inference.render(state, out, len(body.texts), "texts")
+    return calls.render(state, out, len(body.texts), "texts")

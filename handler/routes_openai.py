@@ -13,10 +13,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from edge_encoders import Manifest
-from handler import dialect_inference, inference
+from edge_encoders.precision import Precision
+from handler import calls, dialect_calls
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model, served_names
-from handler.prompts import JINA_TASKS, prompt_options
+from handler.prompts import JINA_TASKS, choose_prompt
 from handler.schemas import (
     OpenAIEmbedding,
     OpenAIEmbeddingRequest,
@@ -27,7 +28,6 @@ from handler.schemas import (
     Usage,
 )
 from handler.state import AppState, FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["openai"])
 
@@ -37,7 +37,7 @@ TOKEN_IDS_MESSAGE = (
     "check_embedding_ctx_length=False (it sends tiktoken ids by default)"
 )
 EMPTY_MESSAGE = "'$.input' is invalid: {where} is an empty string; every input must be a non-empty string"
-_PRECISION = {"float": "float32", "base64": "float32", "binary": "binary", "ubinary": "ubinary"}
+_PRECISION: dict[str, Precision] = {"float": "float32", "base64": "float32", "binary": "binary", "ubinary": "ubinary"}
 
 
 def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocument]) -> list[str]:
@@ -71,9 +71,9 @@ def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: Fact
     model = check_model(state, "embed", body.model)
     texts = _texts(body.input)
     manifest = state.models.require_embedder().manifest
-    options = prompt_options(manifest, body.task, JINA_TASKS, "task")
+    prompt = choose_prompt(manifest, body.task, JINA_TASKS, "task")
     kind = body.embedding_type or body.encoding_format
-    result = dialect_inference.embed(
+    result = dialect_calls.embed(
         state,
         facts,
         texts,
@@ -82,16 +82,17 @@ def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: Fact
         dimensions=body.dimensions,
         normalize=body.normalized,
         precision=_PRECISION[kind],
-        **options,
+        prompt_name=prompt.name,
+        prompt=prompt.text,
     )
-    rows = encode_rows(result.embeddings, "base64" if kind == "base64" else "float")
+    rows = calls.encode_rows(result.embeddings, "base64" if kind == "base64" else "float")
     out = OpenAIEmbeddingResponse(
         data=[OpenAIEmbedding(index=i, embedding=row) for i, row in enumerate(rows)],
         model=model,
         usage=Usage(prompt_tokens=result.total_tokens, total_tokens=result.total_tokens),
     )
     hint = "" if kind == "base64" else ", or use encoding_format=base64 (about 3x smaller)"
-    return inference.render(state, out, len(texts), "inputs", hint)
+    return calls.render(state, out, len(texts), "inputs", hint)
 
 
 def _created(manifest: Manifest) -> int:

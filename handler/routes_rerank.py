@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from handler import inference
+from handler import calls
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
 from handler.observability import RequestFacts
@@ -58,7 +58,7 @@ def _field_text(value: Any) -> str:
 def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, return_default: bool) -> Response:
     model = check_model(state, "rerank", body.model)
     documents = [document_text(d, i, body.rank_fields) for i, d in enumerate(body.documents)]
-    result = inference.rerank(
+    result = calls.rerank(
         state,
         facts,
         body.query,
@@ -85,7 +85,7 @@ def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, ret
         usage=CompatUsage(total_tokens=result.total_tokens),
         meta=CompatMeta(billed_units=BilledUnits(search_units=1, input_tokens=result.total_tokens)),
     )
-    return inference.render(state, out, len(documents), "documents")
+    return calls.render(state, out, len(documents), "documents")
 
 
 def _as_sent(document: str | dict[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import dialect_inference, inference, limits, routes_meta, tokenization
+from handler import calls, dialect_calls, routes_meta, tokenization
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
-from handler.schemas import HealthResponse
+from handler.schemas import HealthResponse, text_list
 from handler.schemas_tei import (
     TEI_VERSION,
     DecodeRequest,
@@ -41,7 +41,6 @@ from handler.schemas_tei import (
     TokenizeResponse,
 )
 from handler.state import AppState, FactsDep, StateDep
-from handler.vectors import encode_rows
 
 router = APIRouter(tags=["text-embeddings-inference"])
 
@@ -61,7 +60,7 @@ ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "descriptio
 
 def _texts(inputs: TeiInput, field: str = "inputs") -> list[str]:
     if isinstance(inputs, str):
-        return [inputs]
+        return text_list(inputs)
     if all(isinstance(item, str) for item in inputs):
         return [str(item) for item in inputs]
     raise ApiError(
@@ -79,7 +78,7 @@ def _truncate(state: AppState, value: bool | None) -> bool:
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
     texts = _texts(body.inputs)
-    result = dialect_inference.embed(
+    result = dialect_calls.embed(
         state,
         facts,
         texts,
@@ -90,14 +89,14 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
         normalize=body.normalize,
         dimensions=body.dimensions,
     )
-    out = TeiEmbedResponse(encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
-    return inference.render(state, out, len(texts), "inputs")
+    out = TeiEmbedResponse(calls.encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
+    return calls.render(state, out, len(texts), "inputs")
 
 
 @router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)
 def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Texts scored against the query, best first: [{index, score, text?}, ...]."""
-    result = dialect_inference.rerank(
+    result = dialect_calls.rerank(
         state,
         facts,
         body.query,
@@ -113,7 +112,7 @@ def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response
         for h in result.hits
     ]
     out = TeiRerankResponse(ranks)
-    return inference.render(state, out, len(body.texts), "texts")
+    return calls.render(state, out, len(body.texts), "texts")
 
 
 @router.post("/similarity", response_model=SimilarityResponse, responses=ERRORS)
@@ -123,7 +122,7 @@ def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Res
     if not sentences:
         raise ApiError(400, "empty_input", "`inputs.sentences` cannot be empty")
     params = body.parameters
-    result = dialect_inference.embed(
+    result = dialect_calls.embed(
         state,
         facts,
         [body.inputs.source_sentence, *sentences],
@@ -136,7 +135,7 @@ def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Res
     vectors = result.embeddings
     scores = vectors[1:] @ vectors[0]  # unit vectors: the dot product is the cosine
     out = SimilarityResponse([float(s) for s in np.asarray(scores, dtype=np.float32).astype(str)])
-    return inference.render(state, out, len(sentences), "sentences")
+    return calls.render(state, out, len(sentences), "sentences")
 
 
 @router.post("/", responses={200: {"description": "As /embed, /similarity or /rerank"}, **ERRORS})
@@ -182,10 +181,10 @@ def _tokenizer_model(state: AppState) -> Embedder | Reranker:
 @router.post("/tokenize", response_model=TokenizeResponse, responses=ERRORS)
 def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     """The model's tokens of each input: [[{id, text, special, start, stop}, ...], ...]."""
-    texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
+    texts = text_list(body.inputs)
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
-    prefix = dialect_inference.prompt_text(state, body.prompt_name) if body.prompt_name else ""
+    prefix = dialect_calls.prompt_text(state, body.prompt_name) if body.prompt_name else ""
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:
@@ -198,9 +197,8 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
                 f"more than {state.settings.max_tokens} tokens in one call; split the inputs over several calls",
             )
         result.append([SimpleToken(**t.__dict__) for t in tokens])
-    data = TokenizeResponse(result).model_dump_json().encode()  # nulls kept: TEI sends start/stop null
-    limits.check_response(len(data), len(texts), state.settings, "inputs")
-    return Response(data, media_type="application/json")
+    # nulls kept: TEI sends start/stop null
+    return calls.render(state, TokenizeResponse(result), len(texts), "inputs", exclude_none=False)
 
 
 @router.post("/decode", response_model=DecodeResponse, responses=ERRORS)
@@ -218,7 +216,7 @@ def decode(body: DecodeRequest, state: StateDep) -> Response:
         if bad is not None:
             raise ApiError(422, "invalid_token_id", f"ids[{row}] holds {bad}, outside this vocabulary (0..{vocab - 1})")
         texts.append(tokenization.decode(model.tokenizer, ids, skip_special_tokens=body.skip_special_tokens))
-    return inference.render(state, DecodeResponse(texts), len(batches), "id lists")
+    return calls.render(state, DecodeResponse(texts), len(batches), "id lists")
 
 
 def _check_batch(state: AppState, count: int, field: str) -> None:

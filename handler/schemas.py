@@ -10,8 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Precision = Literal["float32", "int8", "uint8", "binary", "ubinary"]
+from edge_encoders.precision import Precision
+
 EncodingFormat = Literal["float", "base64"]
+
+
+def text_list(value: str | list[str]) -> list[str]:
+    """One text or a list of texts, as the list the runtime takes."""
+    return [value] if isinstance(value, str) else value
 
 
 # ---- native -------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from handler.admission import Admission
 from handler.auth import ApiKey
 from handler.errors import ApiError
-from handler.models import Models
+from handler.loaded_models import Models
 from handler.observability import AccessLog, RequestFacts
 from handler.settings import Settings
 

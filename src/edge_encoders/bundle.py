@@ -18,6 +18,7 @@ from edge_encoders.batching import BatchPolicy, plan_batches
 from edge_encoders.errors import (
     BundleError,
     EmptyInputError,
+    InputError,
     InvalidTextError,
     TooManyInputsError,
     TooManyTokensError,
@@ -144,7 +145,7 @@ def check_texts(texts: list[str], what: str) -> None:
     """Every input must be a string of valid Unicode; empty strings are allowed (they embed as [CLS][SEP])."""
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise EmptyInputError(f"{what} {index} is {type(text).__name__}, expected a string")
+            raise InputError(f"{what} {index} is {type(text).__name__}, expected a string")
         check_unicode(text, what, index)
 
 

@@ -18,7 +18,7 @@ from edge_encoders.bundle import (
 from edge_encoders.errors import InvalidArgumentError
 from edge_encoders.pooling import normalize as l2_normalize
 from edge_encoders.pooling import pool
-from edge_encoders.precision import PRECISIONS, quantize, ranges_from
+from edge_encoders.precision import PRECISIONS, Precision, quantize, ranges_from
 from edge_encoders.stop import StopToken
 
 
@@ -61,7 +61,7 @@ class Embedder(BundleModel):
         prompt: str | None = None,
         dimensions: int | None = None,
         normalize: bool | None = None,
-        precision: str = "float32",
+        precision: Precision = "float32",
         truncate: bool = True,
     ) -> np.ndarray:
         """Embed texts (a str is one text); returns (n, dimensions) in the requested precision."""
@@ -83,18 +83,21 @@ class Embedder(BundleModel):
         prompt: str | None = None,
         dimensions: int | None = None,
         normalize: bool | None = None,
-        precision: str = "float32",
+        precision: Precision = "float32",
         truncate: bool = True,
         limits: Limits | None = None,
         stop: StopToken | None = None,
+        what: str = "inputs",
     ) -> EmbedResult:
         """embed(), also returning per-input token counts; `limits` overrides the instance's for this call.
+
+        `what` is the inputs' name in the caller's terms (a request's field), used in limit errors.
 
         `stop` (a deadline or cancel flag) is checked after tokenizing and before every micro-batch.
         """
         limits = limits or self.limits
         batch = [texts] if isinstance(texts, str) else list(texts)
-        check_count(len(batch), limits, "inputs")
+        check_count(len(batch), limits, what)
         check_texts(batch, "input")
         if precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
@@ -103,10 +106,10 @@ class Embedder(BundleModel):
         check_unicode(prefix, "prompt")
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
-        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, "inputs")
+        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, what)
         encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix, max_chars=limits.max_scan_chars)
         lengths = [len(e.ids) for e in encodings]
-        check_tokens(lengths, limits, "inputs")
+        check_tokens(lengths, limits, what)
         pooled = self._forward(encodings, lengths, stop)
         vectors = self._finish(pooled, dims, do_normalize)
         if precision in ("int8", "uint8"):

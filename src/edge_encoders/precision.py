@@ -6,12 +6,12 @@ processed exactly like the request (same dimensions), so a truncated matryoshka 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 Precision = Literal["float32", "int8", "uint8", "binary", "ubinary"]
-PRECISIONS: tuple[str, ...] = ("float32", "int8", "uint8", "binary", "ubinary")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def ranges_from(calibration: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from edge_encoders.bundle import (
     check_tokens_before,
     check_unicode,
 )
-from edge_encoders.errors import EmptyInputError, InvalidArgumentError
+from edge_encoders.errors import InputError, InvalidArgumentError
 from edge_encoders.stop import StopToken
 
 
@@ -65,7 +65,7 @@ class Reranker(BundleModel):
         for index, pair in enumerate(pairs):
             for side, text in zip(("query", "document"), pair, strict=True):
                 if not isinstance(text, str):
-                    raise EmptyInputError(f"pair {index}'s {side} is {type(text).__name__}, expected a string")
+                    raise InputError(f"pair {index}'s {side} is {type(text).__name__}, expected a string")
                 check_unicode(text, f"pair {index}'s {side}")
         return self._score(
             pairs, raw_scores=raw_scores, truncate=truncate, limits=self.limits, what="pairs", stop=stop
@@ -102,8 +102,11 @@ class Reranker(BundleModel):
         truncate: bool = True,
         limits: Limits | None = None,
         stop: StopToken | None = None,
+        what: str = "documents",
     ) -> RerankResult:
         """rerank(), also returning per-document token counts; `limits` overrides the instance's for this call.
+
+        `what` is the documents' name in the caller's terms (a request's field), used in limit errors.
 
         Counts are checked before any text is looked at; the query is tokenized once, only as far as a pair keeps
         it; `stop` is checked before every micro-batch.
@@ -113,16 +116,16 @@ class Reranker(BundleModel):
             raise InvalidArgumentError("query must be a string")
         if top_n is not None and (not isinstance(top_n, int) or top_n < 1):
             raise InvalidArgumentError(f"top_n must be a positive integer; got {top_n!r}")
-        check_count(len(documents), limits, "documents")
+        check_count(len(documents), limits, what)
         check_unicode(query, "query")
         check_texts(documents, "document")
-        check_tokens_before(self.tokenizer.pair_kept_lower_bound(query, documents), limits, "documents")
+        check_tokens_before(self.tokenizer.pair_kept_lower_bound(query, documents), limits, what)
         scores, counts = self._score(
             [(query, d) for d in documents],
             raw_scores=raw_scores,
             truncate=truncate,
             limits=limits,
-            what="documents",
+            what=what,
             stop=stop,
         )
         if scores.ndim != 1:

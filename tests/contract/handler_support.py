@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from helpers.app_factory import app_for, models_for, settings_for
 
-from handler.models import Models
+from handler.loaded_models import Models
 from handler.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

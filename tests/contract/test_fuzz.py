@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from handler.app import create_app
-from handler.models import Models
+from handler.loaded_models import Models
 from handler.settings import Settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

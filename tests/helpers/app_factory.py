@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from handler.app import create_app
-from handler.models import Models, load_models
+from handler.loaded_models import Models, load_models
 from handler.settings import Settings
 
 BundlePair = tuple[Path, Path]

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from helpers.app_factory import app_for, models_for, settings_for
 from helpers.toy_bundles import make_toy_embed_bundle, make_toy_rerank_bundle
 
-from handler.models import Models
+from handler.loaded_models import Models
 from handler.settings import Settings
 
 TOY_EMBED_WIDTH = 128

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 import handler.app
 from handler.app import create_app
-from handler.models import Models, load_models
+from handler.loaded_models import Models, load_models
 
 
 def code_of(response: Any) -> str:

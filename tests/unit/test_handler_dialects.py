@@ -235,7 +235,7 @@ class _Counting:
 
 
 def test_cohere_every_embedding_type_in_at_most_two_passes() -> None:
-    from handler.models import Models
+    from handler.loaded_models import Models
 
     counting = _Counting(shared_models().require_embedder())
     client = TestClient(make_app(models=Models(embedder=counting, reranker=shared_models().reranker)))  # type: ignore[arg-type]

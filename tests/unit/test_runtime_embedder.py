@@ -13,6 +13,7 @@ from edge_encoders import (
     BatchPolicy,
     Embedder,
     EmptyInputError,
+    InputError,
     InputTooLongError,
     InvalidArgumentError,
     Limits,
@@ -135,8 +136,9 @@ def test_empty_and_too_many(toy) -> None:
         emb.embed([])
     with pytest.raises(Exception, match="over the limit of 3"):
         emb.embed(["a", "b", "c", "d"])
-    with pytest.raises(EmptyInputError, match="expected a string"):
+    with pytest.raises(InputError, match="input 1 is int, expected a string") as non_string:
         emb.embed(["a", 3])  # type: ignore[list-item]
+    assert not isinstance(non_string.value, EmptyInputError)  # a number is not an empty input
 
 
 def test_single_string_is_one_text(toy) -> None:

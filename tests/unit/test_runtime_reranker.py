@@ -9,7 +9,15 @@ import pytest
 from helpers.toy_bundles import make_toy_rerank_bundle
 from tokenizers import Tokenizer
 
-from edge_encoders import BatchPolicy, EmptyInputError, InputTooLongError, InvalidArgumentError, Limits, Reranker
+from edge_encoders import (
+    BatchPolicy,
+    EmptyInputError,
+    InputError,
+    InputTooLongError,
+    InvalidArgumentError,
+    Limits,
+    Reranker,
+)
 
 DOCS = ["Paris is the capital of France.", "bananas", "", "word " * 60, "the capital city of France is Paris"]
 
@@ -62,6 +70,9 @@ def test_bad_arguments(toy) -> None:
         rr.rerank("q", [])
     with pytest.raises(InvalidArgumentError, match="top_n"):
         rr.rerank("q", ["a"], top_n=0)
+    with pytest.raises(InputError, match="pair 0's document is int, expected a string") as non_string:
+        rr.score([("q", 3)])  # type: ignore[list-item]
+    assert not isinstance(non_string.value, EmptyInputError)  # a number is not an empty input
     with pytest.raises(Exception, match="over the limit of 4"):
         rr.rerank("q", ["a"] * 5)
     with pytest.raises(InputTooLongError, match="over the model's limit of 32"):

@@ -7,12 +7,10 @@ not matter: an over-long input is a 422 that names its length and the limit.
 
 from __future__ import annotations
 
-from typing import Any
-
-from edge_encoders import EmbedResult, RerankResult
 from edge_encoders.errors import InputTooLongError, InvalidArgumentError
+from edge_encoders.precision import Precision
 from edge_encoders.text_tokenizer import TextTokenizer
-from handler import inference
+from handler import calls
 from handler.observability import RequestFacts
 from handler.state import AppState
 from handler.tokenization import cut_left, keep_head, keep_tail, special_count, token_count
@@ -41,9 +39,11 @@ def embed(
     prompt_name: str | None = None,
     prompt: str | None = None,
     max_tokens: int | None = None,
-    **options: Any,
-) -> EmbedResult:
-    """inference.embed, with left truncation done here (the runtime cuts on the right).
+    dimensions: int | None = None,
+    normalize: bool | None = None,
+    precision: Precision = "float32",
+) -> calls.Embedded:
+    """calls.embed, with left truncation done here (the runtime cuts on the right).
 
     `max_tokens` (Cohere) first cuts each text to that many tokens from the chosen side, or, without
     truncation, refuses a longer text.
@@ -53,13 +53,32 @@ def embed(
     if max_tokens is not None:
         texts = _cut_each(embedder.tokenizer, texts, max_tokens, left=left, truncate=truncate)
     if not left or not truncate:
-        return inference.embed(
-            state, facts, texts, what, truncate=truncate, prompt_name=prompt_name, prompt=prompt, **options
+        return calls.embed(
+            state,
+            facts,
+            texts,
+            what,
+            truncate=truncate,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            dimensions=dimensions,
+            normalize=normalize,
+            precision=precision,
         )
     prefix = prompt if prompt is not None else prompt_text(state, prompt_name)
     budget = embedder.manifest.max_seq_length - special_count(embedder.tokenizer)
     cut = cut_left(embedder.tokenizer, [prefix + t for t in texts], budget)
-    return inference.embed(state, facts, cut, what, truncate=True, prompt="", **options)
+    return calls.embed(
+        state,
+        facts,
+        cut,
+        what,
+        truncate=True,
+        prompt="",
+        dimensions=dimensions,
+        normalize=normalize,
+        precision=precision,
+    )
 
 
 def _cut_each(tokenizer: TextTokenizer, texts: list[str], max_tokens: int, *, left: bool, truncate: bool) -> list[str]:
@@ -86,19 +105,19 @@ def rerank(
     *,
     truncate: bool,
     direction: str = "right",
-    **options: Any,
-) -> RerankResult:
-    """inference.rerank, with left truncation of the documents done here when asked for.
+    raw_scores: bool = False,
+) -> calls.Reranked:
+    """calls.rerank, with left truncation of the documents done here when asked for.
 
     The query keeps its start; each document gives up its beginning until the pair fits (the runtime then cuts
     the rare query that alone is too long, on the right).
     """
     if direction.lower() != "left" or not truncate:
-        return inference.rerank(state, facts, query, documents, what, truncate=truncate, **options)
+        return calls.rerank(state, facts, query, documents, what, truncate=truncate, raw_scores=raw_scores)
     reranker = state.models.require_reranker()
     tok = reranker.tokenizer
     pair_room = reranker.manifest.max_seq_length - special_count(tok, pair=True)
     query_tokens = len(tok.encode([query], truncate=True)[0].ids) - special_count(tok)
     budget = max(pair_room - query_tokens, pair_room // 2)
     cut = cut_left(tok, documents, budget)
-    return inference.rerank(state, facts, query, cut, what, truncate=True, **options)
+    return calls.rerank(state, facts, query, cut, what, truncate=True, raw_scores=raw_scores)
