@@ -24,7 +24,7 @@ from edge_encoders.bulk.store import Store
 from edge_encoders.embedder import Embedder
 from edge_encoders.errors import InputError, InvalidArgumentError
 from edge_encoders.manifest import Manifest
-from edge_encoders.precision import PRECISIONS
+from edge_encoders.precision import PRECISIONS, Precision
 
 SHARD_DIR = "shards"
 # errors listed in the worker's return value (Step Functions caps a state's output at 256 KB); the
@@ -43,7 +43,7 @@ class BulkOptions:
     """What to compute for every item; all but ``output`` are part of the shard key."""
 
     output: str
-    precision: str = "float32"
+    precision: Precision = "float32"  # checked against PRECISIONS in check_types: events are untyped JSON
     dimensions: int | None = None
     truncate: bool = True
     prompt_name: str | None = None
