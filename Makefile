@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak test-image image-server run-server
+.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak test-image image-server run-server bulk
 
 # Lambda / SAM. image and invoke need a container engine (DOCKER=podman works: `make test-image` runs both
 # with podman), deploy also AWS credentials. samconfig.toml keeps one config env per architecture, so
@@ -81,6 +81,16 @@ invoke-local: setup tools export ## run events/ (or EVENTS="a.json b.json") thro
 publish: setup ## upload artifacts/embed and artifacts/rerank to S3: make publish S3_URI=s3://bucket/prefix
 	@test -n "$(S3_URI)" || { echo "usage: make publish S3_URI=s3://bucket/prefix"; exit 2; }
 	$(PY) scripts/publish.py $(S3_URI) --embed $(OUT)/embed --rerank $(OUT)/rerank
+
+# Bulk embedding: OUT here is where the shards go, so this target never runs export (which writes to OUT).
+IN ?=
+BULK_BUNDLE ?= artifacts/embed
+BULK_ARGS ?=
+
+bulk: setup ## embed a corpus: make bulk IN=corpus.jsonl|.csv OUT=dir/|s3://bucket/prefix (resumable; BULK_ARGS=--help)
+	@test -n "$(IN)" -a "$(origin OUT)" != "file" || { \
+		echo "usage: make bulk IN=corpus.jsonl OUT=dir/|s3://bucket/prefix [BULK_BUNDLE=artifacts/embed] [BULK_ARGS=...]"; exit 2; }
+	$(PY) -m edge_encoders.bulk "$(IN)" "$(OUT)" --bundle "$(BULK_BUNDLE)" $(BULK_ARGS)
 
 image: export ## build the Lambda image edge-encoders:ARCH (ARCH=x86_64|arm64; DOCKER=podman for podman)
 	$(DOCKER) build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .

@@ -93,8 +93,8 @@ def _env(threads: int) -> dict[str, str]:
 # ---------------------------------------------------------------- bundles
 
 
-def _find_variant_bundle(root: Path, variant: str) -> Path | None:
-    """An embed bundle of the given variant anywhere under artifacts/ (export keeps intermediates in .work)."""
+def _find_variant_bundle(root: Path, variant: str, kind: str = "embed") -> Path | None:
+    """A bundle of the given kind and variant anywhere under artifacts/ (export keeps intermediates in .work)."""
     for manifest in sorted(root.glob("artifacts/**/manifest.json")):
         if "bench" in manifest.parts:
             continue
@@ -102,7 +102,7 @@ def _find_variant_bundle(root: Path, variant: str) -> Path | None:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if data.get("kind") == "embed" and data.get("variant") == variant and is_valid_bundle(manifest.parent):
+        if data.get("kind") == kind and data.get("variant") == variant and is_valid_bundle(manifest.parent):
             return manifest.parent
     return None
 
@@ -136,7 +136,12 @@ def resolve_bundles(args: argparse.Namespace) -> dict[str, Path]:
     for name, path in (("embed-int8", int8), ("embed-o3", o3), ("rerank", rerank)):
         if not is_valid_bundle(path):
             raise SystemExit(f"bench: {name} bundle {path} is missing or does not match its manifest")
-    return {"int8": int8, "O3": o3, "rerank": rerank}
+    found = {"int8": int8, "O3": o3, "rerank": rerank}
+    # the fp32 reranker the export validated beside the shipped one: the baseline of the int8 rerank speed-up
+    rerank_fp32 = _find_variant_bundle(ROOT, "fp32", "rerank")
+    if rerank_fp32 is not None and _manifest(rerank)["variant"] != "fp32":
+        found["rerank_fp32"] = rerank_fp32
+    return found
 
 
 def snapshot(bundle: Path, dest: Path) -> Path:
@@ -269,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         policy["max_batch_size"] = args.max_batch_size
 
     files = {k: bundles[k] / manifests[k]["model_file"] for k in ("int8", "O3")}
-    variant = {k: manifests[k]["variant"] for k in ("int8", "O3", "rerank")}
+    variant = {k: m["variant"] for k, m in manifests.items()}
     systems: dict[str, dict[str, Any]] = {
         "edge-int8": {
             "label": f"edge_encoders {variant['int8']}",
@@ -305,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         "file": "rerank",
         "spec": {"type": "edge-rerank", "bundle": str(bundles["rerank"]), "policy": policy},
     }
+    if "rerank_fp32" in bundles:
+        systems["edge-rerank-fp32"] = {
+            "label": "edge_encoders rerank fp32",
+            "file": "rerank_fp32",
+            "spec": {"type": "edge-rerank", "bundle": str(bundles["rerank_fp32"]), "policy": policy},
+        }
     ce_spec = {"type": "ce-torch", "model": ce["model"]} | ({"num_labels": 1} if ce.get("num_labels") else {})
     systems["ce-torch"] = {"label": "CrossEncoder torch", "file": None, "spec": ce_spec}
     if args.only:
@@ -315,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "int8": f"{_rel(origin['int8'])}/{manifests['int8']['model_file']} ({variant['int8']})",
         "O3": f"{_rel(origin['O3'])}/{manifests['O3']['model_file']} ({variant['O3']})",
         "rerank": f"{_rel(origin['rerank'])}/{manifests['rerank']['model_file']} ({variant['rerank']})",
+        "rerank_fp32": f"{_rel(origin.get('rerank_fp32', Path('-')))}/model.onnx (fp32)",
         None: "safetensors (torch)",
     }
     common = {
@@ -509,6 +521,15 @@ def target_values(systems: dict[str, dict[str, Any]], both: dict[str, Any]) -> d
         )
         out.setdefault("cold_start_s", {})[tag] = g(edge, "cold", "first_s")
     out["rerank_vs_torch"] = {"int8": ratio(g("ce-torch", "rerank", "p50_ms"), g("edge-rerank", "rerank", "p50_ms"))}
+    # the int8 promise, measured side by side in this run: int8 against the fp32-weight bundles
+    int8_b32 = g("edge-int8", "throughput", "32", "texts_per_s")
+    out["b32_vs_o3"] = {"int8": ratio(int8_b32, g("edge-O3", "throughput", "32", "texts_per_s"))}
+    out["single_vs_o3"] = {"int8": ratio(g("edge-O3", "single", "p50_ms"), g("edge-int8", "single", "p50_ms"))}
+    out["rerank_vs_fp32"] = {
+        "int8": ratio(g("edge-rerank-fp32", "rerank", "p50_ms"), g("edge-rerank", "rerank", "p50_ms"))
+    }
+    fraction = g("edge-int8", "efficiency", "32", "fraction_of_peak")
+    out["int8_peak_fraction"] = {"int8": None if fraction is None else float(fraction)}
     out["rss_both_mb"] = {"int8": both.get("peak_rss_mb")}
     return out
 

@@ -40,6 +40,7 @@ class Settings:
     bundle_cache_dir: str = "/tmp/edge-bundles"
     verify_bundles: bool = True  # sha256 of every file loaded, at init
     warmup: bool = True  # one inference per model at init, so the first request does not pay for it
+    bulk_output: str = ""  # bulk function (handler.bulk): default shard location when BatchInput names none
 
     # onnxruntime and batching
     threads: int = 0  # intra-op threads; 0 = the CPUs this process may really use

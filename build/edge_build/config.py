@@ -20,7 +20,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "models.toml"
 DATA_DIR = REPO_ROOT / "data"
 
-KNOWN_VARIANTS: tuple[str, ...] = ("fp32", "O3", "int8-avx2", "int8-avx512_vnni", "int8-arm64", "int8-static")
+KNOWN_VARIANTS: tuple[str, ...] = (
+    "fp32",
+    "O3",
+    "int8-rowwise",
+    "int8-rowwise-plain",
+    "int8-nbits8",
+    "int8-dynamic",
+    "int8-dynamic-mixed",
+    "int8-avx2",
+    "int8-avx512_vnni",
+    "int8-arm64",
+    "int8-static",
+)
 SOURCE_TYPES: tuple[str, ...] = ("package", "hub", "local", "standin")
 STANDIN = "standin"
 

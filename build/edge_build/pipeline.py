@@ -199,6 +199,7 @@ def build_model(
         result["passed"] = all(c.ok for c in checks)
         result["reason"] = gate.failure_reason(checks)
 
+    mark_pareto(kind, results)
     report = _report(kind, name, ref_info, gates, vset, results)
     chosen, arm = _choose(kind, results)
     if chosen is None:
@@ -295,6 +296,26 @@ def _choose(kind: str, results: dict[str, dict[str, Any]]) -> tuple[str | None, 
     return chosen, arm
 
 
+def fidelity(kind: str, result: dict[str, Any]) -> float:
+    """The fidelity axis of the Pareto front: tune-part cosine min (embed) or Spearman mean (rerank)."""
+    return float(result["metrics"]["tune"]["cos_min" if kind == "embed" else "spearman_mean"])
+
+
+def mark_pareto(kind: str, results: dict[str, dict[str, Any]]) -> None:
+    """result['pareto'] = True where no other variant is at least as fast and as faithful, and better in one."""
+    measured = {v: r for v, r in results.items() if not r.get("error") and "tune" in r.get("metrics", {})}
+    for variant, result in results.items():
+        if variant not in measured:
+            result["pareto"] = False
+            continue
+        f, sp = fidelity(kind, result), _speed(kind, result)
+        result["pareto"] = not any(
+            fidelity(kind, o) >= f and _speed(kind, o) >= sp and (fidelity(kind, o) > f or _speed(kind, o) > sp)
+            for v, o in measured.items()
+            if v != variant
+        )
+
+
 def _calibration(staged: Path, vset: ValidationSet, work: Path) -> Path:
     """Pooled, un-normalized embeddings of the calibration text, computed by the runtime with the shipped model."""
     from edge_encoders import Embedder
@@ -345,7 +366,15 @@ def _report(
         "reference": ref_info,
         "gates": {k: v for k, v in gates.items() if k.startswith(kind + "_")},
         "validation_set": vset.fingerprint(),
-        "selection": "fastest passing variant by measured throughput on this build host; failures never ship",
+        "selection": (
+            "fastest variant whose gate holds on both the tune and the held-out part, by throughput measured on "
+            "this build host; failures never ship"
+        ),
+        "pareto": {
+            "fidelity": "tune cos_min" if kind == "embed" else "tune spearman_mean",
+            "speed": "texts_per_s" if kind == "embed" else "pairs_per_s",
+            "front": [v for v, r in results.items() if r.get("pareto")],
+        },
         "variants": results,
         "notes": _notes(kind, results),
         "shipped": None,

@@ -35,32 +35,36 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _part(v: dict[str, Any], part: str, *names: str, digits: int = 4) -> str:
+    figures = v["metrics"].get(part, {})
+    if not all(n in figures for n in names):
+        return "-"
+    return "/".join(_fmt(float(figures[n]), digits) for n in names)
+
+
+def _top1(v: dict[str, Any]) -> str:
+    return f"{_part(v, 'tune', 'top1_agreement', digits=3)}/{_part(v, 'heldout', 'top1_agreement', digits=3)}"
+
+
 EMBED_COLUMNS = [
     ("size MB", lambda v: f"{v['size'] / 1e6:.1f}"),
-    ("cos mean", lambda v: _fmt(v["metrics"].get("cos_mean"), 5)),
-    ("cos min", lambda v: _fmt(v["metrics"].get("cos_min"), 5)),
-    ("cos p5", lambda v: _fmt(v["metrics"].get("cos_p5"), 5)),
+    ("cos mean/min tune", lambda v: _part(v, "tune", "cos_mean", "cos_min")),
+    ("cos mean/min held-out", lambda v: _part(v, "heldout", "cos_mean", "cos_min")),
     ("nDCG@10", lambda v: _fmt(v["metrics"].get("ndcg10_mean"), 4)),
     ("batch-inv cos", lambda v: _fmt(v["metrics"].get("batch_invariance_cos_min"), 6)),
     ("texts/s", lambda v: _fmt(v["metrics"].get("texts_per_s"), 0)),
+    ("pareto", lambda v: "*" if v.get("pareto") else ""),
 ]
 RERANK_COLUMNS = [
     ("size MB", lambda v: f"{v['size'] / 1e6:.1f}"),
+    ("spearman mean/min tune", lambda v: _part(v, "tune", "spearman_mean", "spearman_min")),
+    ("held-out", lambda v: _part(v, "heldout", "spearman_mean", "spearman_min")),
+    ("top1 tune/held-out", _top1),
     ("max|d|", lambda v: _fmt(v["metrics"].get("max_abs_diff"), 4)),
-    ("spearman mean/min", lambda v: _pair(v, "spearman")),
-    ("kendall mean/min", lambda v: _pair(v, "kendall")),
-    ("top1", lambda v: _fmt(v["metrics"].get("top1_agreement"), 3)),
-    ("top5", lambda v: _fmt(v["metrics"].get("top5_agreement"), 3)),
     ("batch-inv |d|", lambda v: _fmt(v["metrics"].get("batch_invariance_max_abs_diff"), 5)),
     ("pairs/s", lambda v: _fmt(v["metrics"].get("pairs_per_s"), 0)),
+    ("pareto", lambda v: "*" if v.get("pareto") else ""),
 ]
-
-
-def _pair(v: dict[str, Any], name: str) -> str:
-    m = v["metrics"]
-    if f"{name}_mean" not in m:
-        return "-"
-    return f"{m[f'{name}_mean']:.4f}/{m[f'{name}_min']:.4f}"
 
 
 def _verdict(v: dict[str, Any]) -> str:
@@ -99,7 +103,13 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report.get('validation_set', {})})"
     )
     gates = ", ".join(f"{k} >= {v:g}" for k, v in report.get("gates", {}).items())
-    lines = [head, format_table(report), f"gates: {gates}"]
+    lines = [head, format_table(report), f"gates (on the tune AND the held-out part): {gates}"]
+    pareto = report.get("pareto")
+    if pareto:
+        lines.append(
+            f"pareto (*): not beaten on both {pareto['fidelity']} and {pareto['speed']} by another variant: "
+            + ", ".join(pareto["front"])
+        )
     lines += [f"note: {n}" for n in report.get("notes", [])]
     shipped = report.get("shipped")
     lines.append(f"shipped: {shipped} -> {report.get('bundle_dir', '')}" if shipped else "shipped: NOTHING")

@@ -20,6 +20,7 @@ from edge_build.errors import BuildError
 
 SPEED_TEXTS = 96  # mixed-length texts timed per variant, best of SPEED_REPEATS
 SPEED_REPEATS = 3
+HELDOUT_EVERY = 2  # every 2nd validation text / query is held out: no build choice looks at it
 
 
 @dataclass
@@ -48,11 +49,29 @@ class ValidationSet:
         passages = [[row[p] for p in item["passages"]] for item in self.rerank]
         return queries, passages
 
+    def heldout_queries(self) -> np.ndarray:
+        """Which queries (of rerank) are held out: every HELDOUT_EVERY-th, from the second on."""
+        return np.arange(len(self.rerank)) % HELDOUT_EVERY == HELDOUT_EVERY - 1
+
+    def heldout_rows(self) -> np.ndarray:
+        """Which rows of all_embed_texts() are held out: every HELDOUT_EVERY-th embed text, and the queries and
+        passages of held-out queries (a passage shared with a tune query counts as tune)."""
+        part: dict[str, bool] = {}
+        for i, text in enumerate(self.embed_texts):
+            part.setdefault(text, i % HELDOUT_EVERY == HELDOUT_EVERY - 1)
+        held = self.heldout_queries()
+        for i, item in enumerate(self.rerank):
+            for text in [item["query"], *item["passages"]]:
+                part[text] = part.get(text, True) and bool(held[i])
+        return np.array([part[t] for t in self.all_embed_texts()], dtype=bool)
+
     def fingerprint(self) -> dict[str, Any]:
         return {
             "embed_texts": len(self.embed_texts),
             "distinct_embed_inputs": len(self.all_embed_texts()),
+            "heldout_embed_inputs": int(self.heldout_rows().sum()),
             "queries": len(self.rerank),
+            "heldout_queries": int(self.heldout_queries().sum()),
             "pairs": len(self.pairs),
             "calibration_texts": len(self.calibration),
         }
@@ -65,18 +84,23 @@ def load_validation_set(data_dir: Path) -> ValidationSet:
         rerank = json.loads((data_dir / "validation" / "rerank.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise BuildError(f"cannot read the validation set under {data_dir}/validation: {exc}") from None
-    if not isinstance(embed_texts, list) or not all(isinstance(t, str) for t in embed_texts) or not embed_texts:
-        raise BuildError(f"{data_dir}/validation/embed_texts.json must be a non-empty list of strings")
+    if not isinstance(embed_texts, list) or not all(isinstance(t, str) for t in embed_texts) or len(embed_texts) < 2:
+        raise BuildError(
+            f"{data_dir}/validation/embed_texts.json must be a list of at least 2 strings (tune and held-out parts)"
+        )
     ok = (
         isinstance(rerank, list)
-        and rerank
+        and len(rerank) >= 2
         and all(
             isinstance(i, dict) and isinstance(i.get("query"), str) and len(i.get("passages") or []) >= 2
             for i in rerank
         )
     )
     if not ok:
-        raise BuildError(f"{data_dir}/validation/rerank.json must be a list of {{query, passages[>=2]}} objects")
+        raise BuildError(
+            f"{data_dir}/validation/rerank.json must be a list of at least 2 {{query, passages[>=2]}} objects "
+            "(tune and held-out parts)"
+        )
     calibration_file = data_dir / "calibration.txt"
     calibration = []
     if calibration_file.is_file():
@@ -100,25 +124,39 @@ def validate_embedder(bundle_dir: Path, vset: ValidationSet, ref: EmbedReference
     # Dynamic int8 scales activations per batch, so the same text gives another vector in other company.
     # The gate takes the worse of two compositions a server really sees: all texts in one call, and each alone.
     alone = np.concatenate([embedder.embed([t]) for t in texts])
-    batched_figures = metrics.cosine_summary(vectors, ref.vectors)
-    alone_figures = metrics.cosine_summary(alone, ref.vectors)
+    held_rows, held_queries = vset.heldout_rows(), vset.heldout_queries()
+    every_row, every_query = np.ones(len(texts), bool), np.ones(len(held_queries), bool)
+    figures = _embed_figures(vset, ref.vectors, vectors, alone, every_row, every_query)
+    figures["tune"] = _embed_figures(vset, ref.vectors, vectors, alone, ~held_rows, ~held_queries)
+    figures["heldout"] = _embed_figures(vset, ref.vectors, vectors, alone, held_rows, held_queries)
+    figures["batch_invariance_cos_min"] = float(metrics.row_cosines(alone, vectors).min())
+    return figures
+
+
+def _embed_figures(
+    vset: ValidationSet, ref: np.ndarray, vectors: np.ndarray, alone: np.ndarray, rows: np.ndarray, queries: np.ndarray
+) -> dict[str, Any]:
+    """Cosine figures on the chosen rows (the worse of batched and alone) and nDCG@10 of the chosen queries."""
+    r, v, a = ref[rows], vectors[rows], alone[rows]
+    batched_figures = metrics.cosine_summary(v, r)
+    alone_figures = metrics.cosine_summary(a, r)
     figures: dict[str, Any] = {k: min(batched_figures[k], alone_figures[k]) for k in batched_figures}
     figures["cos_mean_batched"], figures["cos_mean_alone"] = batched_figures["cos_mean"], alone_figures["cos_mean"]
     figures["cos_min_batched"], figures["cos_min_alone"] = batched_figures["cos_min"], alone_figures["cos_min"]
-    figures["max_abs_diff"] = float(np.max(np.abs(vectors - ref.vectors)))
-    figures["norm_max_abs_diff"] = float(
-        np.max(np.abs(np.linalg.norm(vectors, axis=1) - np.linalg.norm(ref.vectors, axis=1)))
-    )
-    queries, passages = vset.retrieval_index()
-    figures.update(
-        metrics.retrieval_ndcg(
-            ref.vectors[queries],
-            [ref.vectors[rows] for rows in passages],
-            vectors[queries],
-            [vectors[rows] for rows in passages],
+    figures["max_abs_diff"] = float(np.max(np.abs(v - r)))
+    figures["norm_max_abs_diff"] = float(np.max(np.abs(np.linalg.norm(v, axis=1) - np.linalg.norm(r, axis=1))))
+    q_rows, p_rows = vset.retrieval_index()
+    chosen = [i for i in range(len(q_rows)) if queries[i]]
+    if chosen:
+        figures.update(
+            metrics.retrieval_ndcg(
+                ref[[q_rows[i] for i in chosen]],
+                [ref[p_rows[i]] for i in chosen],
+                vectors[[q_rows[i] for i in chosen]],
+                [vectors[p_rows[i]] for i in chosen],
+            )
         )
-    )
-    figures["batch_invariance_cos_min"] = float(metrics.row_cosines(alone, vectors).min())
+    figures["count"] = int(rows.sum())
     return figures
 
 
@@ -142,7 +180,13 @@ def validate_reranker(bundle_dir: Path, vset: ValidationSet, ref: RerankReferenc
     logits = reranker.score(pairs, raw_scores=True)
     if logits.ndim != 1:
         logits = logits[:, 0]
-    figures: dict[str, Any] = metrics.ranking_summary(_split(ref.logits, vset), _split(logits, vset))
+    ref_lists, cand_lists = _split(ref.logits, vset), _split(logits, vset)
+    figures: dict[str, Any] = metrics.ranking_summary(ref_lists, cand_lists)
+    held = vset.heldout_queries()
+    for part, mask in (("tune", ~held), ("heldout", held)):
+        chosen = [i for i in range(len(held)) if mask[i]]
+        figures[part] = metrics.ranking_summary([ref_lists[i] for i in chosen], [cand_lists[i] for i in chosen])
+        figures[part]["count"] = len(chosen)
     first = vset.rerank[0]
     first_pairs = [(first["query"], p) for p in first["passages"]]
     served = reranker.score(first_pairs)

@@ -149,3 +149,17 @@ def test_shipped_training_text_is_present_and_distinct_from_validation() -> None
     validation = json.loads((DATA_DIR / "validation" / "rerank.json").read_text(encoding="utf-8"))
     held = {item["query"] for item in validation} | {p for item in validation for p in item["passages"]}
     assert not held & (set(queries) | set(passages))
+
+
+def test_margin_loss_asks_the_teachers_better_passage_to_lead_by_its_gap() -> None:
+    import torch
+
+    params = StandinParams(queries_per_step=1, passages_per_query=3, margin_per_cos=10.0, margin_max=3.0)
+    cosines = torch.tensor([[0.50, 0.45, 0.10]])  # gaps 0.05 -> 0.5 logits, 0.4 -> capped at 3
+    pairs = [(0, 0), (0, 1), (0, 2)]
+    clear = torch.tensor([4.0, 3.4, 0.0])  # every lead at least its margin
+    assert float(standin._margin_loss(clear, pairs, cosines, params)) == 0.0
+    tied = torch.tensor([3.0, 3.0, 0.0])  # top-2 tied: the 0.5 margin is missed, the rest met
+    assert float(standin._margin_loss(tied, pairs, cosines, params)) == pytest.approx(0.5 / 3)
+    flipped = torch.tensor([0.0, 1.0, 2.0])
+    assert float(standin._margin_loss(flipped, pairs, cosines, params)) > 2.0

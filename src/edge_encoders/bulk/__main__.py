@@ -1,0 +1,95 @@
+"""Command line of the local bulk runner: ``python -m edge_encoders.bulk CORPUS OUTPUT`` (what `make bulk` runs).
+
+Exit codes: 0 every batch done (bad items are reported, not fatal), 1 a batch failed (re-run to resume),
+2 bad arguments or unusable bundle/output (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edge_encoders.bulk.local import MANIFEST_FILE, run
+from edge_encoders.bulk.reader import corpus_format
+from edge_encoders.bulk.store import open_store
+from edge_encoders.bulk.worker import BulkOptions
+from edge_encoders.errors import EdgeEncodersError
+from edge_encoders.manifest import read_manifest
+from edge_encoders.precision import PRECISIONS
+from edge_encoders.session import available_cpus
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_encoders.bulk",
+        description="Embed a JSONL/CSV corpus of {id, text} items into Parquet shards (resumable).",
+    )
+    parser.add_argument("corpus", help="JSONL (one {id, text} object per line) or CSV with a header")
+    parser.add_argument("output", help="a folder or s3://bucket/prefix")
+    parser.add_argument("--bundle", default="artifacts/embed", help="embed bundle folder (default: %(default)s)")
+    parser.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file name")
+    parser.add_argument("--batch-size", type=int, default=256, help="items per shard (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=0, help="processes (default: the CPUs this process may use)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per process (default: 1)")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+    parser.add_argument("--dimensions", type=int, help="matryoshka truncation (default: the model's dimension)")
+    parser.add_argument("--no-truncate", action="store_true", help="report over-long texts instead of truncating")
+    parser.add_argument("--prompt-name", help="a prompt of the bundle (e.g. passage)")
+    parser.add_argument("--id-field", default="id")
+    parser.add_argument("--text-field", default="text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    fail = lambda message: print(f"bulk: {message}", file=sys.stderr) or 2  # noqa: E731
+    if not Path(args.corpus).is_file():
+        return fail(f"{args.corpus} is not a file")
+    if args.batch_size < 1 or args.workers < 0 or args.threads < 1:
+        return fail("--batch-size and --threads must be at least 1, --workers at least 0")
+    try:
+        fmt = corpus_format(args.corpus, args.format)
+        read_manifest(args.bundle)
+        options = BulkOptions(
+            output=args.output,
+            precision=args.precision,
+            dimensions=args.dimensions,
+            truncate=not args.no_truncate,
+            prompt_name=args.prompt_name,
+            id_field=args.id_field,
+            text_field=args.text_field,
+        )
+        options.check_types()
+        open_store(args.output)
+    except (EdgeEncodersError, ValueError) as exc:
+        return fail(getattr(exc, "message", str(exc)))
+    workers = args.workers or max(1, available_cpus() // args.threads)
+    try:
+        stats = run(
+            args.corpus,
+            options,
+            args.bundle,
+            fmt=fmt,
+            batch_size=args.batch_size,
+            workers=workers,
+            threads=args.threads,
+        )
+    except EdgeEncodersError as exc:
+        return fail(exc.message)
+    except KeyboardInterrupt:
+        return fail("interrupted: run the same command again to resume")
+    if stats.failed_batches:
+        for message in sorted(set(stats.failed_batches))[:5]:
+            print(f"bulk: batch failed: {message}", file=sys.stderr)
+        return fail(f"{len(stats.failed_batches)} batch(es) failed: run the same command again to resume")
+    where = open_store(args.output).uri(MANIFEST_FILE)
+    print(
+        f"bulk: done, {stats.written} shards written, {stats.skipped} already complete, {stats.bad} bad items; "
+        f"see {where}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

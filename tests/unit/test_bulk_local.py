@@ -1,0 +1,143 @@
+"""`make bulk` end to end on the shipped bundle: generated corpus, shard count, vector spot-check, kill + resume.
+
+Uses the exported bundle (artifacts/embed, which `make test` exports first; EDGE_TEST_EMBED_BUNDLE to
+override), because the process pool, the CLI and the Makefile target are what is under test here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from contract.handler_support import REPO, bundle_paths
+
+from edge_encoders import Embedder, SessionConfig
+
+duckdb = pytest.importorskip("duckdb")
+
+VOCABULARY = (
+    "the quick brown fox jumps over a lazy dog while onnx runtime embeds short and long sentences on small "
+    "cpus with int8 weights Grüße aus Köln naïve café"
+)
+WORDS = re.findall(r"\S+", VOCABULARY)
+
+
+def _corpus(path: Path, count: int, *, bad: bool = False, seed: int = 0) -> dict[str, str]:
+    rng = random.Random(seed)
+    texts: dict[str, str] = {}
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(count):
+            text = " ".join(rng.choice(WORDS) for _ in range(rng.choice([3, 8, 15, 30])))
+            texts[f"doc-{i}"] = text
+            handle.write(json.dumps({"id": f"doc-{i}", "text": text}, ensure_ascii=False) + "\n")
+            if bad and i % 500 == 7:
+                handle.write('{"id": "broken", "text": \n')
+    return texts
+
+
+def _lines(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO / "src")}
+
+
+def test_make_bulk_on_generated_corpus(tmp_path: Path) -> None:
+    embed_bundle = bundle_paths()[0]
+    corpus = tmp_path / "corpus.jsonl"
+    texts = _corpus(corpus, 2500, bad=True)
+    out = tmp_path / "out"
+    cmd = ["make", "-s", "bulk", f"IN={corpus}", f"OUT={out}", f"BULK_BUNDLE={embed_bundle}"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "items/s" in proc.stderr and "ETA" in proc.stderr  # the progress line
+
+    lines = _lines(out)
+    items = 2500 + 5  # five broken lines, one every 500
+    assert len(lines) == -(-items // 256)  # one shard per batch of 256 items
+    assert len(list((out / "shards").glob("*.parquet"))) == len(lines)
+    assert sum(line["failed"] for line in lines) == 5
+    assert {e["code"] for line in lines for e in line["errors"]} == {"invalid_json"}
+    ids = [i for line in lines for i in line["ids"]]
+    assert len(ids) == len(set(ids)) == 2500 and set(ids) == set(texts)
+
+    rows = duckdb.sql(f"SELECT count(*), count(DISTINCT id) FROM '{out}/shards/*.parquet'").fetchall()
+    assert rows == [(2500, 2500)]
+    # spot-check: a shard's vectors are what Embedder.embed gives for the same texts in the same call
+    line = lines[3]
+    shard = duckdb.sql(f"SELECT id, embedding FROM '{out / line['shard']}'").fetchall()
+    assert [r[0] for r in shard] == line["ids"]
+    embedder = Embedder.from_bundle(embed_bundle, session_config=SessionConfig(intra_op_threads=1))
+    expected = embedder.embed([texts[i] for i in line["ids"]])
+    got = np.array([r[1] for r in shard], dtype=np.float32)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    assert line["model"] == embedder.manifest.name and line["dimensions"] == embedder.dimension
+
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0 and f"0 shards written, {len(lines)} already complete" in again.stdout
+
+
+def test_killed_run_resumes_without_gaps_or_duplicates(tmp_path: Path) -> None:
+    embed_bundle = bundle_paths()[0]
+    corpus = tmp_path / "corpus.jsonl"
+    texts = _corpus(corpus, 1200, seed=1)
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "edge_encoders.bulk", str(corpus), str(out), "--bundle", str(embed_bundle)]
+    args += ["--batch-size", "16", "--workers", "2"]
+    batches = -(-1200 // 16)
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(list(out.glob("shards/*.manifest.json"))) < 5:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its pool, mid-run
+        proc.wait(timeout=60)
+    done_before = len(list(out.glob("shards/*.manifest.json")))
+    assert 5 <= done_before < batches and not (out / "manifest.jsonl").exists()
+
+    resumed = subprocess.run(args, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{done_before} already complete" in resumed.stdout
+    lines = _lines(out)
+    assert len(lines) == batches == len(list(out.glob("shards/*.manifest.json")))
+    ids = [i for line in lines for i in line["ids"]]
+    assert ids == [f"doc-{i}" for i in range(1200)] and set(ids) == set(texts)  # corpus order, no gap, no dup
+    rows = duckdb.sql(f"SELECT count(*), count(DISTINCT id) FROM '{out}/shards/*.parquet'").fetchall()
+    assert rows == [(1200, 1200)]
+
+
+def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": 1, "text": "a"}\n')
+    cases = [
+        ([str(tmp_path / "missing.jsonl"), str(tmp_path / "o")], "is not a file"),
+        ([str(corpus), str(tmp_path / "o"), "--bundle", str(tmp_path)], "manifest.json is missing"),
+        ([str(corpus), "ftp://x/y", "--bundle", str(bundle_paths()[0])], "s3://bucket/prefix"),
+    ]
+    for argv, needle in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "edge_encoders.bulk", *argv],
+            cwd=REPO,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
