@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,9 @@ CONTAINERS_CONF = REPO / "scripts" / "image" / "containers.conf"
 LAMBDA_BASE = REPO / "scripts" / "image" / "lambda-base" / "build.sh"
 SAM = REPO / ".tools" / "sam" / "bin" / "sam"
 LAMBDA_BASE_TAG = "public.ecr.aws/lambda/python:3.12"
+ARCH = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"  # what this machine builds
+BUNDLES = {"embed": REPO / "artifacts" / "embed", "rerank": REPO / "artifacts" / "rerank"}
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"  # the Runtime Interface Emulator's invoke URL
 APT_PACKAGES = ("podman", "runc", "fuse-overlayfs", "slirp4netns", "uidmap", "debootstrap", "patchelf")
 # What the image tier needs from the machine that podman does not check itself.
 TOOLS = ("podman", "runc", "debootstrap", "patchelf")

@@ -3,7 +3,6 @@ printed in pytest's terminal summary, and a skip says loudly why the container e
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,7 @@ from image_report import report, skip_loudly
 
 from edge_encoders import Embedder, Reranker
 
-ARCH = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
-TAG = f"edge-encoders:{ARCH}"
-BUNDLES = {"embed": ih.REPO / "artifacts" / "embed", "rerank": ih.REPO / "artifacts" / "rerank"}
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+TAG = f"edge-encoders:{ih.ARCH}"
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +31,7 @@ def lambda_image() -> str:
     except ih.EngineUnavailable as exc:
         pytest.skip(skip_loudly(str(exc)))
     report(lambda_base=base)
-    seconds = ih.make_image(ARCH)
+    seconds = ih.make_image(ih.ARCH)
     report(
         image=TAG,
         image_build_s=round(seconds, 1),
@@ -47,7 +43,7 @@ def lambda_image() -> str:
 
 @pytest.fixture(scope="session")
 def reference() -> tuple[Embedder, Reranker]:
-    return Embedder.from_bundle(BUNDLES["embed"]), Reranker.from_bundle(BUNDLES["rerank"])
+    return Embedder.from_bundle(ih.BUNDLES["embed"]), Reranker.from_bundle(ih.BUNDLES["rerank"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -16,8 +16,7 @@ from typing import Any
 
 import image_harness as ih
 import pytest
-from answers import check_answer
-from conftest import ARCH, BUNDLES, INVOKE_PATH
+from image_answers import check_answer
 from image_report import report
 
 from edge_encoders import Embedder, Reranker, load_cache
@@ -32,7 +31,7 @@ def sam_built(lambda_image: str) -> Iterator[str]:
     """sam build (Docker's API on podman's socket) once; yields DOCKER_HOST for the invokes."""
     with ih.podman_socket() as docker_host:
         started = time.perf_counter()
-        result = ih.sam(["build", "--config-file", "samconfig.toml", "--config-env", ARCH], docker_host)
+        result = ih.sam(["build", "--config-file", "samconfig.toml", "--config-env", ih.ARCH], docker_host)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         report(sam_build_s=round(time.perf_counter() - started, 1))
         yield docker_host
@@ -61,7 +60,7 @@ def test_sam_local_invoke_answers_every_event(
             "--config-file",
             "samconfig.toml",
             "--config-env",
-            ARCH,
+            ih.ARCH,
             "--skip-pull-image",
             "-e",
             str(event_file),
@@ -93,7 +92,7 @@ def test_cold_starts_read_only_root(lambda_image: str, reference: tuple[Embedder
     for _ in range(3):
         started = time.perf_counter()
         with ih.running(lambda_image, "--read-only", "--tmpfs", "/tmp", "--memory", "2g") as (base, name):
-            url = base + INVOKE_PATH
+            url = base + ih.INVOKE_PATH
             response = ih.first_answer(url, event)
             first_answer.append(time.perf_counter() - started)
             check_answer(event, response, *reference)
@@ -114,7 +113,7 @@ def test_build_refuses_an_altered_bundle(lambda_image: str, tmp_path: Path) -> N
     for name in ("requirements/lambda.txt", "scripts/check_bundles.py", "src/edge_encoders", "handler"):
         (context / name).parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cp", "-a", str(ih.REPO / name), str(context / name)], check=True)
-    for kind, source in BUNDLES.items():
+    for kind, source in ih.BUNDLES.items():
         (context / "artifacts").mkdir(exist_ok=True)
         subprocess.run(["cp", "-a", str(source), str(context / "artifacts" / kind)], check=True)
     tokenizer = context / "artifacts" / "rerank" / "tokenizer.json"

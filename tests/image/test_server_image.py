@@ -12,12 +12,11 @@ from typing import Any
 
 import image_harness as ih
 import pytest
-from conftest import ARCH, INVOKE_PATH
 from image_report import report
 
 pytestmark = pytest.mark.image
 
-SERVER_TAG = f"edge-encoders-server:{ARCH}"
+SERVER_TAG = f"edge-encoders-server:{ih.ARCH}"
 LIMITS = ("--cpus", "2", "--memory", "1g", "--read-only", "--tmpfs", "/tmp")
 # (events/ file whose body is sent, the path it is sent to): the Lambda path's answer is the reference.
 REQUESTS = [
@@ -32,7 +31,7 @@ VOLATILE = {"id", "request_id"}  # differ between any two calls
 
 @pytest.fixture(scope="module")
 def server_image(lambda_image: str) -> str:
-    seconds = ih.make_server_image(ARCH)
+    seconds = ih.make_server_image(ih.ARCH)
     report(
         server_image=SERVER_TAG,
         server_image_build_s=round(seconds, 1),
@@ -66,7 +65,7 @@ def lambda_answers(lambda_image: str) -> dict[str, Any]:
         for event_name, path in REQUESTS:
             event = json.loads((ih.REPO / "events" / event_name).read_text())
             assert event["rawPath"] == path
-            result = ih.first_answer(base + INVOKE_PATH, event)
+            result = ih.first_answer(base + ih.INVOKE_PATH, event)
             assert result["statusCode"] == 200, result
             answers[event_name] = json.loads(result["body"])
     return answers
