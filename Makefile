@@ -63,7 +63,7 @@ fmt: setup ## format and autofix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: setup ## fast tier only: unit tests (tiny and toy models built in the tests; no export needed)
+unit: setup tools ## fast tier only: unit tests (tiny and toy models built in the tests; no export needed)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 test: setup tools lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests

@@ -1,7 +1,7 @@
 """`make bulk` end to end on the shipped bundle: generated corpus, shard count, vector spot-check, kill + resume.
 
-Uses the exported bundle (artifacts/embed, which `make test` exports first; EDGE_TEST_EMBED_BUNDLE to
-override), because the process pool, the CLI and the Makefile target are what is under test here.
+Uses the toy embed bundle built in the test run (no export needed): the process pool, the CLI, resumption and
+the Makefile target are what is under test here, not the model.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from contract.handler_support import REPO, bundle_paths
+from contract.handler_support import REPO
+from helpers.toy_handler import bundle_paths
 
 from edge_encoders import Embedder, SessionConfig
 
