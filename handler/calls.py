@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from edge_encoders import Embedder, Limits, Reranker, RerankHit
+from edge_encoders import Embedder, Limits, Reranker, RerankHit, StopToken
 from edge_encoders.bundle import check_count, check_tokens_before
 from edge_encoders.precision import Precision
 from handler.admission import current_stop
@@ -72,9 +74,7 @@ def embed(
     facts.inputs = len(texts)
     call_limits = _limits(state)
     check_count(len(texts), call_limits, what)
-    stop = current_stop.get()
-    with state.models.compute(None if stop is None else stop.remaining()):
-        started = time.perf_counter()
+    with _compute_slot(state, facts) as stop:
         result = embedder.embed_with_usage(
             texts,
             prompt_name=prompt_name,
@@ -87,9 +87,20 @@ def embed(
             stop=stop,
             what=what,
         )
-        facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
     return Embedded(embedder, result.embeddings, result.total_tokens)
+
+
+@contextmanager
+def _compute_slot(state: AppState, facts: RequestFacts) -> Iterator[StopToken | None]:
+    """A compute slot within the request's deadline; the time spent inside is the request's compute time."""
+    stop = current_stop.get()
+    with state.models.compute(None if stop is None else stop.remaining()):
+        started = time.perf_counter()
+        try:
+            yield stop
+        finally:
+            facts.compute_ms = (time.perf_counter() - started) * 1000
 
 
 def rerank(
@@ -114,9 +125,7 @@ def rerank(
     if max_tokens_per_doc is not None:
         documents = _cut_documents(reranker, documents, max_tokens_per_doc)
     facts.inputs = len(documents)
-    stop = current_stop.get()
-    with state.models.compute(None if stop is None else stop.remaining()):
-        started = time.perf_counter()
+    with _compute_slot(state, facts) as stop:
         result = reranker.rerank_with_usage(
             query,
             documents,
@@ -128,7 +137,6 @@ def rerank(
             stop=stop,
             what=what,
         )
-        facts.compute_ms = (time.perf_counter() - started) * 1000
     facts.tokens = result.total_tokens
     return Reranked(reranker, result.hits, result.total_tokens)
 

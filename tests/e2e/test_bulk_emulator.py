@@ -13,13 +13,14 @@ from typing import Any
 import lambda_emulator as lem
 import numpy as np
 import pytest
+from helpers.moto_s3 import moto_endpoint
 
 from edge_encoders import Embedder
 
 pytestmark = pytest.mark.e2e
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 pq = pytest.importorskip("pyarrow.parquet")
 
 BUCKET = "bulk-out"
@@ -27,22 +28,13 @@ BUCKET = "bulk-out"
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[tuple[Any, dict[str, str]]]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL_S3": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL_S3"],
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
-    client.create_bucket(Bucket=BUCKET)
-    try:
+    with moto_endpoint() as endpoint:
+        env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+        client = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
+        client.create_bucket(Bucket=BUCKET)
         yield client, env
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.moto_s3 import moto_endpoint, s3_bucket
 from helpers.toy_bundles import make_toy_embed_bundle
 
 from edge_encoders import Embedder
@@ -20,7 +21,7 @@ from edge_encoders.bulk import BulkEventError, BulkOptions, LocalStore, parse_ev
 from edge_encoders.bulk.worker import MAX_RETURNED_ERRORS, shard_keys
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 pq = pytest.importorskip("pyarrow.parquet")
 
 BUCKET = "corpus-out"
@@ -39,29 +40,13 @@ def embedder(bundle: Path) -> Embedder:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture
 def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        client.delete_object(Bucket=BUCKET, Key=item["Key"])
-    client.delete_bucket(Bucket=BUCKET)
+    yield from s3_bucket(s3_endpoint, monkeypatch, BUCKET)
 
 
 def _event(items: list[Any], **batch_input: Any) -> dict[str, Any]:
