@@ -66,7 +66,7 @@ fmt: setup ## format and autofix what ruff can
 unit: setup tools ## fast tier only: unit tests (tiny and toy models built in the tests; no export needed)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-test: setup tools lint export ## everything CI runs: lint, export (cached), unit, contract, parity and e2e tests
+test: setup tools lint export ## everything CI runs: lint, export (cached), unit, contract, hostile, parity, e2e and image tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 tools: ## the SAM CLI + cfn-lint 1.53.3 in .tools/sam (sam validate --lint, the Lambda emulator binary)
