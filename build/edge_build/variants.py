@@ -1,7 +1,7 @@
 """The candidate models: fp32, O3-fused, dynamic int8 per ISA, and static (calibrated) int8.
 
 Why dynamic int8 is quantized from the fp32 export and not from O3: ORTQuantizer cannot read the O3 graph
-(`Unable to find data type for weight_name`, FACTS.md); onnxruntime fuses the int8 graph at load anyway.
+(it fails with `Unable to find data type for weight_name`); onnxruntime fuses the int8 graph at load anyway.
 per_channel=True is the setting that keeps int8 within the gate (per-tensor: cosine min ~0.87).
 """
 
