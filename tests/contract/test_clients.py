@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
@@ -19,8 +18,8 @@ import httpx
 import numpy as np
 import openai
 import pytest
-import uvicorn
 from contract.handler_support import REPO, bundle_paths, make_app, shared_models
+from helpers.loopback_server import serve_on_loopback
 
 API_KEY = "client-test-key"
 MODEL = "all-MiniLM-L6-v2"  # the packaged model's name: another name is a 404 (test_dialect_clients.py)
@@ -29,25 +28,9 @@ TEXTS = ["The quick brown fox jumps over the lazy dog.", "A fast auburn fox leap
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     app = make_app(api_key=API_KEY, rerank_model_aliases="rerank-v3.5,jina-reranker-v2-base-multilingual")
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_on_loopback(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

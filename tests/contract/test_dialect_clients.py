@@ -7,9 +7,6 @@ the runtime called directly: the same vectors and the same ranking, never just "
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import cohere
@@ -17,8 +14,8 @@ import httpx
 import numpy as np
 import openai
 import pytest
-import uvicorn
 from contract.handler_support import make_app, shared_models
+from helpers.loopback_server import serve_on_loopback
 from huggingface_hub import InferenceClient
 
 from handler.tokenization import keep_tail, special_count
@@ -36,24 +33,10 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    """The app under a real uvicorn server, on a socket bound to port 0 (no port race)."""
+    """The app under a real uvicorn server on 127.0.0.1."""
     app = make_app(api_key=KEY, embed_model_aliases=EMBED_ALIAS, rerank_model_aliases=RERANK_ALIAS)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_on_loopback(app) as base:
+        yield base
 
 
 def embed_name() -> str:
