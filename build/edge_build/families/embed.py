@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 RUNTIME_POOLING = ("mean", "cls", "lasttoken")
 CALIBRATION_FILE = "calibration.npy"
 CALIBRATION_LIMIT = 2000
+REFERENCE_BATCH = 32
 
 
 @dataclass
@@ -108,9 +109,11 @@ class EmbedFamily(Family):
         return len(vset.all_embed_texts())
 
     def reference(self, model: Any, vset: ValidationSet) -> EmbedReference:
-        from edge_build.reference import reference_embeddings
-
-        return EmbedReference(reference_embeddings(model, vset.all_embed_texts()))
+        """sentence-transformers' own encode() (its pooling, normalization and default prompt)."""
+        vectors = model.encode(
+            vset.all_embed_texts(), batch_size=REFERENCE_BATCH, convert_to_numpy=True, show_progress_bar=False
+        )
+        return EmbedReference(np.asarray(vectors, dtype=np.float32))
 
     def validate(self, staged: Path, vset: ValidationSet, ref: Any) -> dict[str, Any]:
         """Fidelity (cosine, nDCG@10) and batch invariance of one staged embed bundle."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from edge_encoders.text_tokenizer import TextTokenizer
 
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Identity": "identity"}
+REFERENCE_BATCH = 32
 
 
 @dataclass
@@ -114,11 +115,10 @@ class RerankFamily(Family):
         return len(vset.pairs)
 
     def reference(self, model: Any, vset: ValidationSet) -> RerankReference:
-        from edge_build.reference import reference_scores
-
+        """CrossEncoder.predict(): raw logits on every pair; with the model's own activation on the first query."""
         first = vset.rerank[0]
-        first_scores = reference_scores(model, [(first["query"], p) for p in first["passages"]], raw=False)
-        logits = reference_scores(model, vset.pairs, raw=True)
+        first_scores = _predict(model, [(first["query"], p) for p in first["passages"]], raw=False)
+        logits = _predict(model, vset.pairs, raw=True)
         return RerankReference(_first_column(logits), _first_column(first_scores))
 
     def validate(self, staged: Path, vset: ValidationSet, ref: Any) -> dict[str, Any]:
@@ -156,6 +156,15 @@ class RerankFamily(Family):
         """Pairs of consecutive calibration lines: a cross-encoder's input is a pair."""
         pairs = [(texts[i], texts[(i + 1) % len(texts)]) for i in range(len(texts))]
         return list(tokenizer.encode_pairs(pairs, truncate=True))
+
+
+def _predict(model: Any, pairs: list[tuple[str, str]], *, raw: bool) -> np.ndarray:
+    """CrossEncoder.predict(): logits when raw, else with the model's own activation."""
+    import torch
+
+    kwargs: dict[str, Any] = {"activation_fn": torch.nn.Identity()} if raw else {}
+    scores = model.predict(pairs, batch_size=REFERENCE_BATCH, convert_to_numpy=True, show_progress_bar=False, **kwargs)
+    return np.asarray(scores, dtype=np.float32)
 
 
 def _split(values: np.ndarray, vset: ValidationSet) -> list[np.ndarray]:
