@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from contract.handler_support import FakeLambdaContext, load_event, make_app, shared_models
+from helpers.handler_support import FakeLambdaContext, load_event, make_app, shared_models
 
 from handler.app import lambda_handler_for
 

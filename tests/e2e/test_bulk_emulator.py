@@ -10,9 +10,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import lambda_emulator as lem
 import numpy as np
 import pytest
+from edge_devtools import lambda_emulator as lem
 from helpers.moto_s3 import moto_endpoint
 
 from edge_encoders import Embedder

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from contract.handler_support import FakeLambdaContext, make_app
+from helpers.handler_support import FakeLambdaContext, make_app
 from hostile.probe import event
 from starlette.testclient import TestClient
 

@@ -5,7 +5,6 @@ No timing is asserted anywhere: these check that the numbers the bench reports a
 
 from __future__ import annotations
 
-import sys
 import xml.dom.minidom
 from pathlib import Path
 
@@ -14,23 +13,19 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench import report  # noqa: E402
-from bench.flops import (  # noqa: E402
+from bench import report
+from bench.flops import (
     ModelFlops,
     count_model_flops,
     edge_batches,
     padding_ratio,
     single_batches,
 )
-from bench.gemm import gemm_input, matmul_model  # noqa: E402
-from bench.layouts import fastembed_folder, st_onnx_folder  # noqa: E402
-from bench.stats import latency_summary, percentile, ratio  # noqa: E402
-from bench.texts import generate_texts, load_text_set  # noqa: E402
-from edge_encoders.batching import BatchPolicy  # noqa: E402
+from bench.gemm import gemm_input, matmul_model
+from bench.layouts import fastembed_folder, st_onnx_folder
+from bench.stats import latency_summary, percentile, ratio
+from bench.texts import generate_texts, load_text_set
+from edge_encoders.batching import BatchPolicy
 
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 99, 100])

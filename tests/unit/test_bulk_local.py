@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from contract.handler_support import REPO
+from helpers.handler_support import REPO
 from helpers.toy_handler import bundle_paths
 
 from edge_encoders import Embedder, SessionConfig

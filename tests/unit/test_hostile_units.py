@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract.handler_support import FakeLambdaContext
+from helpers.handler_support import FakeLambdaContext
 from helpers.toy_bundles import make_toy_embed_bundle, make_toy_rerank_bundle
 from helpers.toy_handler import make_app
 from hostile.probe import event
