@@ -197,3 +197,28 @@ def test_rounds_merge_to_medians_and_max_rss() -> None:
     assert merge_rounds([one(1.0, 1.0, 1.0), {"error": "boom"}])["error"] == "boom"
     gemm = merge_gemm([{"threads": 2, "fp32_gflops": g, "int8_gops": 4 * g, "runs": []} for g in (100, 300, 200)])
     assert gemm["fp32_gflops"] == 200 and gemm["int8_gops"] == 800
+
+
+@pytest.mark.parametrize(
+    ("load", "warned"),
+    [
+        (None, False),  # no load average on this platform: nothing to say
+        ([1.0, 1.0, 1.0], False),  # within half the CPUs plus the bench's own threads
+        ([9.0, 7.0, 4.0], True),  # other processes competed for the cores
+    ],
+)
+def test_a_busy_machine_is_named_in_the_report(load: list[float] | None, warned: bool) -> None:
+    from bench.summary import contention_warning
+
+    meta = {"threads": 2, "load_average": {"start": load, "end": load}}
+    lines = contention_warning(meta, {"affinity": 2, "cpus": 2})
+    assert bool(lines) is warned
+    assert not lines or "busy" in lines[0]
+
+
+def test_bench_reports_name_bundles_inside_the_repository_relatively(tmp_path: Path) -> None:
+    from bench.bundles import rel
+    from bench.measure import ROOT
+
+    assert rel(ROOT / "artifacts" / "embed") == "artifacts/embed"
+    assert rel(tmp_path) == str(tmp_path.resolve())
