@@ -23,11 +23,6 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def logs() -> list[str]:
-    return []
-
-
-@pytest.fixture(scope="module")
 def lambda_handler(logs: list[str]) -> Handler:
     return lambda_handler_for(make_app(sink=logs.append))
 

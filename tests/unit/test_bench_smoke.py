@@ -53,18 +53,18 @@ def test_ratio_handles_missing_values() -> None:
     assert ratio(1.0, 0.0) is None
 
 
-def test_gemm_graphs_compute_the_product() -> None:
+@pytest.mark.parametrize("int8", [False, True], ids=["fp32", "int8"])
+def test_gemm_graphs_compute_the_product(int8: bool) -> None:
     import onnxruntime as ort
 
-    for int8 in (False, True):
-        model = matmul_model(8, 16, 4, int8=int8)
-        weight = numpy_helper.to_array(model.graph.initializer[0])
-        a = gemm_input(8, 16, int8=int8)
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        (y,) = session.run(None, {"A": a})
-        expected = a.astype(np.int64) @ weight.astype(np.int64) if int8 else a @ weight
-        assert model.graph.node[0].op_type == ("MatMulInteger" if int8 else "MatMul")
-        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
+    model = matmul_model(8, 16, 4, int8=int8)
+    weight = numpy_helper.to_array(model.graph.initializer[0])
+    a = gemm_input(8, 16, int8=int8)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"A": a})
+    expected = a.astype(np.int64) @ weight.astype(np.int64) if int8 else a @ weight
+    assert model.graph.node[0].op_type == ("MatMulInteger" if int8 else "MatMul")
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
 
 
 def _tiny_encoder(path: Path) -> None:

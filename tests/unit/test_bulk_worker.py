@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from edge_devtools.torch_side import IMPORTS as TORCH_SIDE
-from helpers.moto_s3 import moto_endpoint, s3_bucket
 from helpers.toy_bundles import make_toy_embed_bundle
 
 from edge_encoders import Embedder
@@ -37,17 +35,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def embedder(bundle: Path) -> Embedder:
     return Embedder.from_bundle(bundle)
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_endpoint() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from s3_bucket(s3_endpoint, monkeypatch, BUCKET)
 
 
 def _event(items: list[Any], **batch_input: Any) -> dict[str, Any]:
