@@ -76,7 +76,7 @@ demo: setup tools export ## the quickstart: the function under the Lambda emulat
 	$(PY) scripts/demo.py
 
 invoke-local: setup tools export ## run events/ (or EVENTS="a.json b.json") through the handler under the Lambda emulator
-	$(PY) scripts/lambda_emulator.py invoke $(EVENTS)
+	$(PY) -m edge_devtools.lambda_emulator invoke $(EVENTS)
 
 publish: setup ## upload artifacts/embed and artifacts/rerank to S3: make publish S3_URI=s3://bucket/prefix
 	@test -n "$(S3_URI)" || { echo "usage: make publish S3_URI=s3://bucket/prefix"; exit 2; }

@@ -17,12 +17,9 @@ import re
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import image_harness as ih
+from edge_devtools import image_harness as ih
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 DEFAULT_CONFIGS: dict[str, dict[str, str]] = {"image as built": {}}

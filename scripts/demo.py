@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import lambda_emulator as lem
+from edge_devtools import lambda_emulator as lem
 
 EVENTS = lem.REPO / "events"
 

@@ -1,4 +1,5 @@
-"""Write the text sets the build ships under data/ from the hand-written material in scripts/_*.py.
+"""Write the text sets the build ships under data/ from the hand-written material in edge_devtools.texts
+(devtools/edge_devtools/texts/).
 
 Deterministic (fixed seed, no model calls): re-running it rewrites byte-identical files. The outputs are
 committed; this script only documents how they were put together and lets them be regenerated after an edit.
@@ -20,14 +21,11 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _special_texts import CALIBRATION_SPECIAL, VALIDATION_SPECIAL
-from _topics_standin import STANDIN_TOPICS
-from _topics_validation import VALIDATION_TOPICS
+from edge_devtools.texts.special import CALIBRATION_SPECIAL, VALIDATION_SPECIAL
+from edge_devtools.texts.topics_standin import STANDIN_TOPICS
+from edge_devtools.texts.topics_validation import VALIDATION_TOPICS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

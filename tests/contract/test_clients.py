@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from contract.handler_support import REPO, bundle_paths, make_app, shared_models
+from helpers.handler_support import REPO, bundle_paths, make_app, shared_models
 from helpers.loopback_server import serve_on_loopback
 
 API_KEY = "client-test-key"

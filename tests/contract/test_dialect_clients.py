@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from contract.handler_support import make_app, shared_models
+from helpers.handler_support import make_app, shared_models
 from helpers.loopback_server import serve_on_loopback
 from huggingface_hub import InferenceClient
 

@@ -15,16 +15,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from contract.handler_support import FakeLambdaContext, load_event, make_app, shared_models
+from helpers.handler_support import FakeLambdaContext, load_event, make_app, shared_models
 
 from handler.app import lambda_handler_for
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def logs() -> list[str]:
-    return []
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,11 @@
-"""The e2e harness lives in scripts/ (shared with `make invoke-local` and `make demo`); its figures are
-printed in pytest's terminal summary so they show without -s."""
+"""The e2e harness is edge_devtools.lambda_emulator (shared with `make invoke-local` and `make demo`); its
+figures are printed in pytest's terminal summary so they show without -s."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import e2e_report
+from helpers import e2e_report
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -10,10 +10,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import lambda_emulator as lem
 import numpy as np
 import pytest
-from helpers.moto_s3 import moto_endpoint
+from edge_devtools import lambda_emulator as lem
 
 from edge_encoders import Embedder
 
@@ -27,14 +26,14 @@ BUCKET = "bulk-out"
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[tuple[Any, dict[str, str]]]:
-    with moto_endpoint() as endpoint:
-        env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
-        client = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield client, env
+def s3(s3_endpoint: str) -> tuple[Any, dict[str, str]]:
+    """The bucket on the shared moto server, and the environment that points the function at it."""
+    env = {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    client.create_bucket(Bucket=BUCKET)
+    return client, env
 
 
 @pytest.fixture(scope="module")

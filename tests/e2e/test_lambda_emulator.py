@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import lambda_emulator as lem
 import numpy as np
 import pytest
-from e2e_report import report
+from edge_devtools import lambda_emulator as lem
+from helpers.e2e_report import report
 
 from edge_encoders import Embedder, Reranker
 

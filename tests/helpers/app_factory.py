@@ -1,7 +1,7 @@
 """Apps and loaded models over a given pair of bundle folders, for handler tests of every tier.
 
 The unit tier passes toy bundles (helpers.toy_handler), the contract tier the exported ones
-(contract.handler_support); both get the same settings, one loaded model set per pair, and the same app factory.
+(helpers.handler_support); both get the same settings, one loaded model set per pair, and the same app factory.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Why: the build and runtime paths are the same for a 6-layer MiniLM and a 2-layer
 quantizes and validates in seconds. The weights are random (seeded), so the figures mean nothing about
 quality; they only exercise the code paths. Plain functions so any test module can import them:
 
-    from tests.helpers.tiny_models import make_tiny_embedder, make_tiny_cross_encoder
+    from helpers.tiny_models import make_tiny_embedder, make_tiny_cross_encoder
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Handler unit tests over toy bundles built in the test run: no `make export` needed, milliseconds to load.
 
-Same names as contract.handler_support (bundle_paths, settings, shared_models, make_app), so a handler test picks
+Same names as helpers.handler_support (bundle_paths, settings, shared_models, make_app), so a handler test picks
 its tier by its import line. The toy embedder is wide enough (128) for matryoshka `dimensions` up to 128.
 """
 
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from helpers.app_factory import app_for, models_for, settings_for
-from helpers.toy_bundles import make_toy_embed_bundle, make_toy_rerank_bundle
 
 from handler.loaded_models import Models
 from handler.settings import Settings
+from helpers.app_factory import app_for, models_for, settings_for
+from helpers.toy_bundles import make_toy_embed_bundle, make_toy_rerank_bundle
 
 TOY_EMBED_WIDTH = 128
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -129,7 +128,6 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path[:0] = [str(REPO), str(REPO / "src")]
     from handler.app import create_app, lambda_handler_for
     from handler.settings import Settings
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from contract.handler_support import bundle_paths
+from helpers.handler_support import bundle_paths
 
 PROBE = Path(__file__).with_name("probe.py")
 PEAK_ABOVE_WARM_MB = 300

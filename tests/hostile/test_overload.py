@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from contract.handler_support import bundle_paths
+from helpers.handler_support import bundle_paths
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT_6K = ("lorem ipsum dolor sit amet " * 230)[:6000]

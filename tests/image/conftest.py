@@ -1,20 +1,14 @@
-"""The image tier's harness lives in scripts/image_harness.py (shared with `make test-image`); its figures are
+"""The image tier's harness is edge_devtools.image_harness (shared with `make test-image`); its figures are
 printed in pytest's terminal summary, and a skip says loudly why the container engine cannot run here."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import image_harness as ih
-import image_report
-from image_report import report, skip_loudly
+from edge_devtools import image_harness as ih
+from helpers import image_report
+from helpers.image_report import report, skip_loudly
 
 from edge_encoders import Embedder, Reranker
 

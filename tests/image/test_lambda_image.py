@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import image_harness as ih
 import pytest
-from image_answers import check_answer
-from image_report import report
+from edge_devtools import image_harness as ih
+from helpers.image_answers import check_answer
+from helpers.image_report import report
 
 from edge_encoders import Embedder, Reranker, load_cache
 

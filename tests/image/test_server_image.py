@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import image_harness as ih
 import pytest
-from image_report import report
+from edge_devtools import image_harness as ih
+from helpers.image_report import report
 
 pytestmark = pytest.mark.image
 

@@ -5,7 +5,6 @@ No timing is asserted anywhere: these check that the numbers the bench reports a
 
 from __future__ import annotations
 
-import sys
 import xml.dom.minidom
 from pathlib import Path
 
@@ -14,23 +13,19 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench import report  # noqa: E402
-from bench.flops import (  # noqa: E402
+from bench import report
+from bench.flops import (
     ModelFlops,
     count_model_flops,
     edge_batches,
     padding_ratio,
     single_batches,
 )
-from bench.gemm import gemm_input, matmul_model  # noqa: E402
-from bench.layouts import fastembed_folder, st_onnx_folder  # noqa: E402
-from bench.stats import latency_summary, percentile, ratio  # noqa: E402
-from bench.texts import generate_texts, load_text_set  # noqa: E402
-from edge_encoders.batching import BatchPolicy  # noqa: E402
+from bench.gemm import gemm_input, matmul_model
+from bench.layouts import fastembed_folder, st_onnx_folder
+from bench.stats import latency_summary, percentile, ratio
+from bench.texts import generate_texts, load_text_set
+from edge_encoders.batching import BatchPolicy
 
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 99, 100])
@@ -58,18 +53,18 @@ def test_ratio_handles_missing_values() -> None:
     assert ratio(1.0, 0.0) is None
 
 
-def test_gemm_graphs_compute_the_product() -> None:
+@pytest.mark.parametrize("int8", [False, True], ids=["fp32", "int8"])
+def test_gemm_graphs_compute_the_product(int8: bool) -> None:
     import onnxruntime as ort
 
-    for int8 in (False, True):
-        model = matmul_model(8, 16, 4, int8=int8)
-        weight = numpy_helper.to_array(model.graph.initializer[0])
-        a = gemm_input(8, 16, int8=int8)
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        (y,) = session.run(None, {"A": a})
-        expected = a.astype(np.int64) @ weight.astype(np.int64) if int8 else a @ weight
-        assert model.graph.node[0].op_type == ("MatMulInteger" if int8 else "MatMul")
-        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
+    model = matmul_model(8, 16, 4, int8=int8)
+    weight = numpy_helper.to_array(model.graph.initializer[0])
+    a = gemm_input(8, 16, int8=int8)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"A": a})
+    expected = a.astype(np.int64) @ weight.astype(np.int64) if int8 else a @ weight
+    assert model.graph.node[0].op_type == ("MatMulInteger" if int8 else "MatMul")
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
 
 
 def _tiny_encoder(path: Path) -> None:
@@ -202,3 +197,28 @@ def test_rounds_merge_to_medians_and_max_rss() -> None:
     assert merge_rounds([one(1.0, 1.0, 1.0), {"error": "boom"}])["error"] == "boom"
     gemm = merge_gemm([{"threads": 2, "fp32_gflops": g, "int8_gops": 4 * g, "runs": []} for g in (100, 300, 200)])
     assert gemm["fp32_gflops"] == 200 and gemm["int8_gops"] == 800
+
+
+@pytest.mark.parametrize(
+    ("load", "warned"),
+    [
+        (None, False),  # no load average on this platform: nothing to say
+        ([1.0, 1.0, 1.0], False),  # within half the CPUs plus the bench's own threads
+        ([9.0, 7.0, 4.0], True),  # other processes competed for the cores
+    ],
+)
+def test_a_busy_machine_is_named_in_the_report(load: list[float] | None, warned: bool) -> None:
+    from bench.summary import contention_warning
+
+    meta = {"threads": 2, "load_average": {"start": load, "end": load}}
+    lines = contention_warning(meta, {"affinity": 2, "cpus": 2})
+    assert bool(lines) is warned
+    assert not lines or "busy" in lines[0]
+
+
+def test_bench_reports_name_bundles_inside_the_repository_relatively(tmp_path: Path) -> None:
+    from bench.bundles import rel
+    from bench.measure import ROOT
+
+    assert rel(ROOT / "artifacts" / "embed") == "artifacts/embed"
+    assert rel(tmp_path) == str(tmp_path.resolve())

@@ -13,12 +13,12 @@ pytest.importorskip("optimum.onnxruntime")
 
 from edge_build import pipeline
 from edge_build.variants import BUILDERS, VariantInputs, dynamic_int8
+from helpers.build_fixtures import tiny_config, write_small_data
+from helpers.tiny_models import make_tiny_cross_encoder, make_tiny_embedder
 
 from edge_encoders import Embedder, Reranker
 from edge_encoders.hashing import sha256_file
 from edge_encoders.manifest import read_manifest
-from tests.helpers.build_fixtures import tiny_config, write_small_data
-from tests.helpers.tiny_models import make_tiny_cross_encoder, make_tiny_embedder
 
 
 def _quiet(_: str) -> None:
@@ -89,9 +89,8 @@ def test_shipped_variant_is_the_fastest_passing_one(built: dict) -> None:
 
 
 def test_fp32_bundle_matches_sentence_transformers(built: dict, models: dict[str, Path]) -> None:
+    from helpers.build_fixtures import TEXTS
     from sentence_transformers import CrossEncoder, SentenceTransformer
-
-    from tests.helpers.build_fixtures import TEXTS
 
     fp32_stage = next((built["out"] / ".work" / "embed").iterdir()) / "stage" / "fp32"
     ours = Embedder.from_bundle(fp32_stage).embed(TEXTS)

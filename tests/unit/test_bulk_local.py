@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from contract.handler_support import REPO
+from helpers.handler_support import REPO
 from helpers.toy_handler import bundle_paths
 
 from edge_encoders import Embedder, SessionConfig
@@ -123,22 +123,29 @@ def test_killed_run_resumes_without_gaps_or_duplicates(tmp_path: Path) -> None:
     assert rows == [(1200, 1200)]
 
 
-def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("missing corpus", "is not a file"),
+        ("folder without a bundle", "manifest.json is missing"),
+        ("output neither a folder nor S3", "s3://bucket/prefix"),
+    ],
+)
+def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, case: str, needle: str) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"id": 1, "text": "a"}\n')
-    cases = [
-        ([str(tmp_path / "missing.jsonl"), str(tmp_path / "o")], "is not a file"),
-        ([str(corpus), str(tmp_path / "o"), "--bundle", str(tmp_path)], "manifest.json is missing"),
-        ([str(corpus), "ftp://x/y", "--bundle", str(bundle_paths()[0])], "s3://bucket/prefix"),
-    ]
-    for argv, needle in cases:
-        proc = subprocess.run(
-            [sys.executable, "-m", "edge_encoders.bulk", *argv],
-            cwd=REPO,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    argv = {
+        "missing corpus": [str(tmp_path / "missing.jsonl"), str(tmp_path / "o")],
+        "folder without a bundle": [str(corpus), str(tmp_path / "o"), "--bundle", str(tmp_path)],
+        "output neither a folder nor S3": [str(corpus), "ftp://x/y", "--bundle", str(bundle_paths()[0])],
+    }[case]
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_encoders.bulk", *argv],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

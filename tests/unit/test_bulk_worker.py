@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers.moto_s3 import moto_endpoint, s3_bucket
+from edge_devtools.torch_side import IMPORTS as TORCH_SIDE
 from helpers.toy_bundles import make_toy_embed_bundle
 
 from edge_encoders import Embedder
@@ -36,17 +35,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def embedder(bundle: Path) -> Embedder:
     return Embedder.from_bundle(bundle)
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_endpoint() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from s3_bucket(s3_endpoint, monkeypatch, BUCKET)
 
 
 def _event(items: list[Any], **batch_input: Any) -> dict[str, Any]:
@@ -246,7 +234,7 @@ def test_bulk_entry_point_imports_no_torch_pyarrow_or_boto3(bundle: Path, tmp_pa
     import subprocess
     import sys
 
-    from contract.handler_support import REPO
+    from helpers.handler_support import REPO
 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}, "EDGE_EMBED_BUNDLE": str(bundle)}
     proc = subprocess.run(
@@ -262,7 +250,7 @@ def test_bulk_entry_point_imports_no_torch_pyarrow_or_boto3(bundle: Path, tmp_pa
     result = json.loads(proc.stdout.split("PROBE", 1)[1])
     assert result["count"] == 1  # it really embedded and wrote a shard
     imported = set(result["modules"])
-    forbidden = {"torch", "transformers", "optimum", "sentence_transformers", "pyarrow", "pandas", "boto3"}
+    forbidden = {*TORCH_SIDE, "pyarrow", "pandas", "boto3"}
     assert not imported & forbidden, sorted(imported & forbidden)
     assert len(list((tmp_path / "out" / "shards").glob("*.parquet"))) == 1
 

@@ -93,9 +93,9 @@ def test_public_url_needs_an_api_key_or_the_named_override(ssm: str, secret: str
     assert _rules_pass(overrides) is allowed
 
 
-def test_iam_auth_never_needs_the_override() -> None:
-    for ssm, secret in itertools.product(["", "/k"], ["", "k"]):
-        assert _rules_pass({"AuthType": "AWS_IAM", "ApiKeySsmParameter": ssm, "ApiKeySecretId": secret})
+@pytest.mark.parametrize(("ssm", "secret"), list(itertools.product(["", "/k"], ["", "k"])))
+def test_iam_auth_never_needs_the_override(ssm: str, secret: str) -> None:
+    assert _rules_pass({"AuthType": "AWS_IAM", "ApiKeySsmParameter": ssm, "ApiKeySecretId": secret})
 
 
 def test_reserved_concurrency_and_kms_key_reach_the_function() -> None:
@@ -113,13 +113,16 @@ def test_reserved_concurrency_and_kms_key_reach_the_function() -> None:
     assert statement["Action"] == "kms:Decrypt" and statement["Resource"] == {"Ref": "KmsKeyArn"}
 
 
-def test_samconfig_envs_build_and_deploy_their_own_architecture() -> None:
+@pytest.mark.parametrize(("env", "arch"), [("default", "x86_64"), ("x86_64", "x86_64"), ("arm64", "arm64")])
+def test_samconfig_envs_build_and_deploy_their_own_architecture(env: str, arch: str) -> None:
     config = tomllib.loads((REPO / "samconfig.toml").read_text())
-    for env, arch in (("default", "x86_64"), ("x86_64", "x86_64"), ("arm64", "arm64")):
-        for command in ("build", "deploy"):
-            overrides = config[env][command]["parameters"]["parameter_overrides"]
-            assert f"Architecture={arch}" in overrides.split(), (env, command)
-        deploy = config[env]["deploy"]["parameters"]
-        assert deploy["resolve_image_repos"] is True and "CAPABILITY_IAM" in deploy["capabilities"]
+    for command in ("build", "deploy"):
+        overrides = config[env][command]["parameters"]["parameter_overrides"]
+        assert f"Architecture={arch}" in overrides.split(), command
+    deploy = config[env]["deploy"]["parameters"]
+    assert deploy["resolve_image_repos"] is True and "CAPABILITY_IAM" in deploy["capabilities"]
+
+
+def test_make_deploy_picks_the_samconfig_env_of_its_architecture() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert "--config-env $(ARCH)" in makefile  # make deploy ARCH=arm64 uses the arm64 env for build and deploy

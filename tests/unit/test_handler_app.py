@@ -47,12 +47,16 @@ def test_a_disabled_model_is_404_and_health_stays_green() -> None:
     assert client.post("/native/embed", json={"inputs": "x"}).status_code == 200
 
 
-def test_bad_settings_answer_503_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body"), [("GET", "/health", None), ("POST", "/native/embed", {"inputs": "x"})]
+)
+def test_bad_settings_answer_503_everywhere(
+    monkeypatch: pytest.MonkeyPatch, method: str, path: str, body: dict[str, str] | None
+) -> None:
     monkeypatch.setenv("EDGE_MAX_INPUTS", "lots")
-    client = TestClient(create_app(log_sink=lambda _: None))
-    for r in (client.get("/health"), client.post("/native/embed", json={"inputs": "x"})):
-        assert (r.status_code, code_of(r)) == (503, "bad_configuration")
-        assert "EDGE_MAX_INPUTS" in r.json()["error"]["message"]
+    r = TestClient(create_app(log_sink=lambda _: None)).request(method, path, json=body)
+    assert (r.status_code, code_of(r)) == (503, "bad_configuration")
+    assert "EDGE_MAX_INPUTS" in r.json()["error"]["message"]
 
 
 class _Exploding:

@@ -32,14 +32,17 @@ def test_key_checks() -> None:
     key = ApiKey(b"s3cret")
     key.check("Bearer s3cret")
     key.check("bearer   s3cret ")
-    for header, status in [(None, 401), ("", 401), ("Basic s3cret", 401), ("Bearer", 401), ("Bearer wrong", 401)]:
-        with pytest.raises(ApiError) as err:
-            key.check(header)
-        assert err.value.status == status
     ApiKey().check(None)  # no key configured: open
     with pytest.raises(ApiError) as err:
         ApiKey(error="ClientError").check("Bearer s3cret")
     assert err.value.status == 503
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic s3cret", "Bearer", "Bearer wrong"])
+def test_a_missing_or_wrong_key_is_401(header: str | None) -> None:
+    with pytest.raises(ApiError) as err:
+        ApiKey(b"s3cret").check(header)
+    assert err.value.status == 401
 
 
 def test_key_from_ssm(aws: None) -> None:

@@ -63,12 +63,15 @@ def test_keep_head_and_tail_cut_at_token_boundaries() -> None:
     assert keep_tail(tok, huge, 3) == "x x last" and keep_head(tok, huge, 2) == "x x"
 
 
-def test_similarity_and_predict_route(client: TestClient) -> None:
+@pytest.mark.parametrize("path", ["/similarity", "/", "/invocations"])
+def test_similarity_answers_cosines(client: TestClient, path: str) -> None:
     body = {"inputs": {"source_sentence": TEXTS[0], "sentences": TEXTS[1:]}}
     v = embedder().embed(TEXTS)
-    for path in ("/similarity", "/", "/invocations"):
-        r = client.post(path, json=body)
-        assert r.status_code == 200 and r.json() == pytest.approx([float(v[0] @ v[1]), float(v[0] @ v[2])], abs=1e-6)
+    r = client.post(path, json=body)
+    assert r.status_code == 200 and r.json() == pytest.approx([float(v[0] @ v[1]), float(v[0] @ v[2])], abs=1e-6)
+
+
+def test_similarity_and_predict_route(client: TestClient) -> None:
     assert (
         client.post("/", json={"inputs": TEXTS[:1]}).json() == client.post("/embed", json={"inputs": TEXTS[:1]}).json()
     )

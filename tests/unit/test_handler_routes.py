@@ -110,8 +110,9 @@ def test_max_tokens_per_doc_cuts_documents(client: TestClient) -> None:
     assert cut["usage"]["total_tokens"] <= 5 + 2 + 3  # document + query "cat" + [CLS] [SEP] [SEP]
 
 
-def test_validation_and_runtime_errors_map_to_statuses(client: TestClient) -> None:
-    cases = [
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
         ({"inputs": []}, 400, "empty_input"),
         ({"inputs": "x", "dimensions": 0}, 422, "invalid_request"),
         ({"inputs": "x", "dimensions": 10_000}, 422, "invalid_argument"),
@@ -120,20 +121,26 @@ def test_validation_and_runtime_errors_map_to_statuses(client: TestClient) -> No
         ({"inputs": "word " * 400, "truncate": False}, 422, "input_too_long"),
         ({"inputs": [1, 2]}, 422, "invalid_request"),
         ({"nope": 1}, 422, "invalid_request"),
-    ]
-    for body, status, code in cases:
-        r = client.post("/native/embed", json=body)
-        assert (r.status_code, error_code(r)) == (status, code), body
+    ],
+)
+def test_validation_and_runtime_errors_map_to_statuses(
+    client: TestClient, body: dict[str, object], status: int, code: str
+) -> None:
+    r = client.post("/native/embed", json=body)
+    assert (r.status_code, error_code(r)) == (status, code)
+
+
+def test_unreadable_bodies_map_to_their_codes(client: TestClient) -> None:
     assert error_code(client.post("/native/embed", content=b"")) == "empty_body"
     assert error_code(client.post("/native/embed", content=b"[1, 2]")) == "malformed_body"
     r = client.post("/native/embed", content=b'{"inputs": ')
     assert (r.status_code, error_code(r)) == (400, "malformed_json")
 
 
-def test_any_content_type_is_read_as_json(client: TestClient) -> None:
-    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
-        r = client.post("/native/embed", content=b'{"inputs": "hi"}', headers={"content-type": content_type})
-        assert r.status_code == 200, (content_type, r.text)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_any_content_type_is_read_as_json(client: TestClient, content_type: str) -> None:
+    r = client.post("/native/embed", content=b'{"inputs": "hi"}', headers={"content-type": content_type})
+    assert r.status_code == 200, r.text
 
 
 def test_limits_answer_413_with_split_advice() -> None:

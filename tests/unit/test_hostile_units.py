@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract.handler_support import FakeLambdaContext
-from helpers.toy_bundles import make_toy_embed_bundle, make_toy_rerank_bundle
+from helpers.handler_support import FakeLambdaContext
 from helpers.toy_handler import make_app
 from hostile.probe import event
 
@@ -47,9 +46,9 @@ class CountingStop(StopToken):
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("toy")
-    return make_toy_embed_bundle(base / "embed")[0], make_toy_rerank_bundle(base / "rerank")[0]
+def toy(toy_embed: tuple[Path, Any, Any], toy_rerank: tuple[Path, Any, Any, Any]) -> tuple[Path, Path]:
+    """(embed, rerank) folders of the shared toy bundles."""
+    return toy_embed[0], toy_rerank[0]
 
 
 def test_stop_is_checked_before_every_micro_batch(toy: tuple[Path, Path]) -> None:

@@ -170,29 +170,34 @@ def test_untruncatable_tokenizers_fall_back_to_whole_text() -> None:
     assert fallback.first_tokens([text], 50)[0].ids == whole.encode(text, add_special_tokens=False).ids[:50]
 
 
-def test_lower_bounds_never_exceed_the_real_count(tokenizer, corpus) -> None:
+@pytest.mark.parametrize("n", [16, 255])
+def test_lower_bounds_never_exceed_the_real_count(tokenizer, corpus, n: int) -> None:
     whole = Tokenizer.from_str(tokenizer.to_str())
     whole.no_truncation()
     prefix = PrefixTokenizer(tokenizer)
-    for n in (16, 255):
-        bounds = prefix.lower_bounds(corpus, n, head="q: ")
-        assert bounds is not None
-        for text, bound in zip(corpus, bounds, strict=True):
-            assert bound <= min(n, len(whole.encode("q: " + text, add_special_tokens=False).ids)), text[:60]
-    # and they are not vacuous on plain prose
+    bounds = prefix.lower_bounds(corpus, n, head="q: ")
+    assert bounds is not None
+    for text, bound in zip(corpus, bounds, strict=True):
+        assert bound <= min(n, len(whole.encode("q: " + text, add_special_tokens=False).ids)), text[:60]
+
+
+def test_lower_bounds_are_not_vacuous_on_plain_prose(tokenizer) -> None:
+    prefix = PrefixTokenizer(tokenizer)
     assert prefix.lower_bounds(["many plain words here " * 100], 255) == [255]
 
 
-def test_scan_limit_refuses_inputs_without_a_boundary_and_keeps_the_others_exact(tokenizer) -> None:
-    from edge_encoders import UnboundedInputError
-
+def test_scan_limit_keeps_inputs_with_a_boundary_exact(tokenizer) -> None:
     whole = Tokenizer.from_str(tokenizer.to_str())
     whole.no_truncation()
-    prefix = PrefixTokenizer(tokenizer)
     ok = "plain words " * 20_000
-    got = prefix.first_tokens([ok], 256, max_chars=65536)[0]
+    got = PrefixTokenizer(tokenizer).first_tokens([ok], 256, max_chars=65536)[0]
     assert got.ids == whole.encode(ok, add_special_tokens=False).ids[:256]
-    for junk in ("a" * 200_000, "a" + " " * 200_000 + "b"):
-        with pytest.raises(UnboundedInputError) as info:
-            prefix.first_tokens([ok, junk], 256, max_chars=65536)
-        assert info.value.index == 1 and "65536 characters" in info.value.message
+
+
+@pytest.mark.parametrize("junk", ["a" * 200_000, "a" + " " * 200_000 + "b"], ids=["one-word", "spaces-only"])
+def test_scan_limit_refuses_inputs_without_a_boundary(tokenizer, junk: str) -> None:
+    from edge_encoders import UnboundedInputError
+
+    with pytest.raises(UnboundedInputError) as info:
+        PrefixTokenizer(tokenizer).first_tokens(["plain words " * 20_000, junk], 256, max_chars=65536)
+    assert info.value.index == 1 and "65536 characters" in info.value.message

@@ -31,11 +31,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
-    return make_toy_embed_bundle(tmp_path_factory.mktemp("embed") / "bundle")
-
-
 def _expected(folder: Path, words: np.ndarray, types: np.ndarray, texts: list[str], limit: int, mode: str):
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_padding()
@@ -55,8 +50,8 @@ def test_pooling_matches_hand_computation(tmp_path: Path, mode: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_normalized_and_in_input_order(toy) -> None:
-    folder, words, types = toy
+def test_normalized_and_in_input_order(toy_embed) -> None:
+    folder, words, types = toy_embed
     emb = Embedder.from_bundle(folder, batch_policy=BatchPolicy(token_budget=40, max_batch_size=2))
     got = emb.embed(TEXTS)
     want = _expected(folder, words, types, TEXTS, 32, "mean")
@@ -65,22 +60,22 @@ def test_normalized_and_in_input_order(toy) -> None:
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-6)
 
 
-def test_same_vector_whatever_the_batch(toy) -> None:
-    emb = Embedder.from_bundle(toy[0])
+def test_same_vector_whatever_the_batch(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0])
     together = emb.embed(TEXTS)
     alone = np.vstack([emb.embed([t]) for t in TEXTS])
     np.testing.assert_array_equal(together, alone)
 
 
-def test_tokenizer_json_trap_is_overridden(toy) -> None:
+def test_tokenizer_json_trap_is_overridden(toy_embed) -> None:
     """MiniLM's tokenizer.json pads to 128 and truncates at 128; the manifest's limit (32 here) rules."""
-    emb = Embedder.from_bundle(toy[0])
+    emb = Embedder.from_bundle(toy_embed[0])
     counts = emb.embed_with_usage(["hi", "word " * 100]).token_counts
     assert counts == [3, 32]
 
 
-def test_truncation_off_names_length_and_limit(toy) -> None:
-    emb = Embedder.from_bundle(toy[0])
+def test_truncation_off_names_length_and_limit(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0])
     with pytest.raises(InputTooLongError) as info:
         emb.embed(["short", "word " * 100], truncate=False)
     assert (info.value.index, info.value.length, info.value.limit) == (1, 102, 32)
@@ -88,8 +83,8 @@ def test_truncation_off_names_length_and_limit(toy) -> None:
     assert emb.embed(["short"], truncate=False).shape == (1, 16)
 
 
-def test_prompts_by_name_and_text(toy) -> None:
-    emb = Embedder.from_bundle(toy[0])
+def test_prompts_by_name_and_text(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0])
     by_name = emb.embed(["cats"], prompt_name="query")
     by_text = emb.embed(["cats"], prompt="query: ")
     plain = emb.embed(["query: cats"])
@@ -99,20 +94,23 @@ def test_prompts_by_name_and_text(toy) -> None:
         emb.embed(["cats"], prompt_name="nope")
 
 
-def test_matryoshka_dimensions_renormalize(toy) -> None:
-    emb = Embedder.from_bundle(toy[0])
+def test_matryoshka_dimensions_renormalize(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0])
     full = emb.embed(TEXTS, normalize=False)
     cut = emb.embed(TEXTS, dimensions=8)
     want = full[:, :8] / np.linalg.norm(full[:, :8], axis=1, keepdims=True)
     np.testing.assert_allclose(cut, want, rtol=1e-5, atol=1e-6)
-    for bad in (0, 17, -1):
-        with pytest.raises(InvalidArgumentError, match="between 1 and 16"):
-            emb.embed(["x"], dimensions=bad)
 
 
-def test_precisions_follow_sentence_transformers(toy) -> None:
+@pytest.mark.parametrize("bad", [0, 17, -1])
+def test_dimensions_outside_the_width_are_refused(toy_embed, bad: int) -> None:
+    with pytest.raises(InvalidArgumentError, match="between 1 and 16"):
+        Embedder.from_bundle(toy_embed[0]).embed(["x"], dimensions=bad)
+
+
+def test_precisions_follow_sentence_transformers(toy_embed) -> None:
     """Same arithmetic as sentence_transformers.quantize_embeddings, ranges from the bundle's calibration."""
-    folder = toy[0]
+    folder = toy_embed[0]
     emb = Embedder.from_bundle(folder)
     floats = emb.embed(TEXTS)
     calibration = np.load(folder / "calibration.npy")
@@ -130,8 +128,8 @@ def test_precisions_follow_sentence_transformers(toy) -> None:
         emb.embed(["x"], precision="float16")
 
 
-def test_empty_and_too_many(toy) -> None:
-    emb = Embedder.from_bundle(toy[0], limits=Limits(max_inputs=3))
+def test_empty_and_too_many(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0], limits=Limits(max_inputs=3))
     with pytest.raises(EmptyInputError):
         emb.embed([])
     with pytest.raises(Exception, match="over the limit of 3"):
@@ -141,13 +139,13 @@ def test_empty_and_too_many(toy) -> None:
     assert not isinstance(non_string.value, EmptyInputError)  # a number is not an empty input
 
 
-def test_single_string_is_one_text(toy) -> None:
-    emb = Embedder.from_bundle(toy[0])
+def test_single_string_is_one_text(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0])
     np.testing.assert_array_equal(emb.embed("hello world"), emb.embed(["hello world"]))
 
 
-def test_token_limit_counts_after_truncation_and_advises(toy) -> None:
-    emb = Embedder.from_bundle(toy[0], limits=Limits(max_tokens=40))
+def test_token_limit_counts_after_truncation_and_advises(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0], limits=Limits(max_tokens=40))
     assert emb.embed(["word " * 100]).shape == (1, 16)  # 32 tokens after truncation: under the limit
     with pytest.raises(TooManyTokensError, match=r"64 tokens .* over the limit of 40; .* about 1 inputs") as info:
         emb.embed(["word " * 100, "word " * 100])

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.toy_bundles import make_toy_rerank_bundle
 from tokenizers import Tokenizer
 
 from edge_encoders import (
@@ -22,11 +21,6 @@ from edge_encoders import (
 DOCS = ["Paris is the capital of France.", "bananas", "", "word " * 60, "the capital city of France is Paris"]
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory):
-    return make_toy_rerank_bundle(tmp_path_factory.mktemp("rerank") / "bundle")
-
-
 def _logits(folder: Path, words, types, weight, query: str, docs: list[str]) -> np.ndarray:
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_padding()
@@ -38,8 +32,8 @@ def _logits(folder: Path, words, types, weight, query: str, docs: list[str]) -> 
     return np.array(out, dtype=np.float32)
 
 
-def test_scores_use_segment_ids_and_sigmoid(toy) -> None:
-    folder, words, types, weight = toy
+def test_scores_use_segment_ids_and_sigmoid(toy_rerank) -> None:
+    folder, words, types, weight = toy_rerank
     rr = Reranker.from_bundle(folder, batch_policy=BatchPolicy(token_budget=64, max_batch_size=2))
     query = "capital of France"
     logits = _logits(folder, words, types, weight, query, DOCS)
@@ -48,8 +42,8 @@ def test_scores_use_segment_ids_and_sigmoid(toy) -> None:
     np.testing.assert_allclose(rr.score([(query, d) for d in DOCS]), 1 / (1 + np.exp(-logits)), rtol=1e-5)
 
 
-def test_rerank_sorts_best_first_with_top_n_and_documents(toy) -> None:
-    rr = Reranker.from_bundle(toy[0])
+def test_rerank_sorts_best_first_with_top_n_and_documents(toy_rerank) -> None:
+    rr = Reranker.from_bundle(toy_rerank[0])
     scores = rr.score([("q", d) for d in DOCS])
     hits = rr.rerank("q", DOCS, top_n=3, return_documents=True)
     assert [h.index for h in hits] == list(np.argsort(-scores, kind="stable")[:3])
@@ -57,15 +51,15 @@ def test_rerank_sorts_best_first_with_top_n_and_documents(toy) -> None:
     assert all(h.document is None for h in rr.rerank("q", DOCS))
 
 
-def test_ties_keep_input_order(toy) -> None:
-    rr = Reranker.from_bundle(toy[0])
+def test_ties_keep_input_order(toy_rerank) -> None:
+    rr = Reranker.from_bundle(toy_rerank[0])
     hits = rr.rerank("q", ["same", "other", "same", "same"])
     same = [h.index for h in hits if h.index != 1]
     assert same == [0, 2, 3]
 
 
-def test_bad_arguments(toy) -> None:
-    rr = Reranker.from_bundle(toy[0], limits=Limits(max_inputs=4))
+def test_bad_arguments(toy_rerank) -> None:
+    rr = Reranker.from_bundle(toy_rerank[0], limits=Limits(max_inputs=4))
     with pytest.raises(EmptyInputError):
         rr.rerank("q", [])
     with pytest.raises(InvalidArgumentError, match="top_n"):
@@ -79,7 +73,7 @@ def test_bad_arguments(toy) -> None:
         rr.rerank("q", ["word " * 60], truncate=False)
 
 
-def test_usage_counts_truncated_tokens(toy) -> None:
-    rr = Reranker.from_bundle(toy[0])
+def test_usage_counts_truncated_tokens(toy_rerank) -> None:
+    rr = Reranker.from_bundle(toy_rerank[0])
     result = rr.rerank_with_usage("q", ["a", "word " * 60])
     assert result.token_counts == [5, 32]

@@ -6,12 +6,10 @@ The client finds the server through AWS_ENDPOINT_URL_S3, exactly as a deployment
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.moto_s3 import moto_endpoint, s3_bucket
 
 from edge_encoders.errors import BundleError
 from edge_encoders.manifest import Manifest, file_entry, read_manifest
@@ -21,17 +19,6 @@ boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
 BUCKET = "edge-bundles"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_endpoint() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    yield from s3_bucket(s3_endpoint, monkeypatch, BUCKET)
 
 
 @pytest.fixture

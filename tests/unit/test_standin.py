@@ -16,9 +16,9 @@ from edge_build.config import DATA_DIR, ModelSpec
 from edge_build.sources import ResolvedSource, SourceError, resolve_source
 from edge_build.standin import REPORT_NAME, StandinParams, build_standin, load_standin_texts, train
 from edge_build.standin import cache as standin_cache
+from helpers.tiny_models import make_tiny_embedder
 
 from edge_encoders.hashing import sha256_file
-from tests.helpers.tiny_models import make_tiny_embedder
 
 QUERIES = [
     "how do bees make honey",

@@ -72,8 +72,7 @@ def test_template_contract() -> None:
     assert params["AuthType"]["Default"] == "AWS_IAM" and params["AuthType"]["AllowedValues"] == ["AWS_IAM", "NONE"]
     assert params["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
     assert params["BundleS3Uri"]["Default"] == ""
-    for name in ("MemorySize", "Timeout", "ApiKeySsmParameter", "ApiKeySecretId", "LogRetentionInDays"):
-        assert name in params
+    assert {"MemorySize", "Timeout", "ApiKeySsmParameter", "ApiKeySecretId", "LogRetentionInDays"} <= set(params)
     function = template["Resources"]["EdgeEncodersFunction"]
     assert function["Properties"]["PackageType"] == "Image"
     assert function["Metadata"]["Dockerfile"] == "Dockerfile.lambda"

@@ -164,8 +164,9 @@ def test_batch_input_is_what_the_worker_reads(machine: dict[str, Any]) -> None:
 def test_wiring_condition_and_same_image(template: dict[str, Any], machine: dict[str, Any]) -> None:
     params = template["Parameters"]
     assert params["EnableBulk"]["Default"] == "false"
-    for name in ("BulkMaxConcurrency", "BulkToleratedFailurePercentage", "BulkItemsPerBatch", "BulkInputFormat"):
-        assert name in params
+    assert {"BulkMaxConcurrency", "BulkToleratedFailurePercentage", "BulkItemsPerBatch", "BulkInputFormat"} <= set(
+        params
+    )
     assert params["BulkInputFormat"]["AllowedValues"] == ["JSONL", "CSV"]
     resources = template["Resources"]
     bulk = {name: r for name, r in resources.items() if name.startswith("Bulk")}

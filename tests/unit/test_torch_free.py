@@ -11,13 +11,13 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+from edge_devtools.torch_side import IMPORTS, torch_side_distributions, torch_side_imports
 from helpers.toy_handler import bundle_paths
 
 REPO = Path(__file__).resolve().parents[2]
-
-FORBIDDEN = ("torch", "transformers", "optimum", "sentence_transformers")
 
 PROBE = """
 import json, sys
@@ -48,7 +48,7 @@ def test_handler_and_runtime_import_no_torch_side_package() -> None:
     assert result["status"] == 200  # the models really loaded: this is not an empty import
     imported = set(result["modules"])
     assert {"onnxruntime", "tokenizers", "edge_encoders", "handler"} <= imported
-    assert not imported & set(FORBIDDEN), f"torch-side modules imported: {sorted(imported & set(FORBIDDEN))}"
+    assert not torch_side_imports(imported), f"torch-side modules imported: {torch_side_imports(imported)}"
     assert "boto3" not in imported  # only imported lazily, for S3 bundles or SSM/Secrets API keys
 
 
@@ -60,6 +60,15 @@ def test_lambda_requirements_pin_no_torch_side_package() -> None:
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             names.add(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower().replace("_", "-"))
-    banned = {n for n in names if n.startswith(("torch", "transformers", "optimum", "sentence-transformers"))}
-    assert not banned, f"requirements/lambda.txt pins torch-side packages: {sorted(banned)}"
+    banned = torch_side_distributions(names)
+    assert not banned, f"requirements/lambda.txt pins torch-side packages: {banned}"
     assert {"onnxruntime", "tokenizers", "numpy", "fastapi", "mangum"} <= names
+
+
+def test_import_linter_forbids_the_same_torch_side_packages() -> None:
+    """`make lint`'s static contract and the run-time checks above name the same packages."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    forbidden = [c for c in contracts if c["type"] == "forbidden" and set(c["source_modules"]) >= {"edge_encoders"}]
+    assert len(forbidden) == 1, "one forbidden contract covers the runtime"
+    assert set(forbidden[0]["forbidden_modules"]) - {"edge_build"} == set(IMPORTS)

@@ -3,9 +3,9 @@ Interface Emulator (RIE) that the aws-sam-cli wheel ships, bound to 127.0.0.1. N
 
 One module for the e2e test (tests/e2e), `make invoke-local` and `make demo`:
 
-    python scripts/lambda_emulator.py build                     # lay out .taskroot/task, print its size
-    python scripts/lambda_emulator.py invoke events/*.json      # start, send each event, print, stop
-    python scripts/lambda_emulator.py serve                     # keep it up until Ctrl-C
+    python -m edge_devtools.lambda_emulator build                 # lay out .taskroot/task, print its size
+    python -m edge_devtools.lambda_emulator invoke events/*.json  # start, send each event, print, stop
+    python -m edge_devtools.lambda_emulator serve                 # keep it up until Ctrl-C
 
 Layout (mirrors Dockerfile.lambda; the image's /var/task is .taskroot/task here):
     .taskroot/deps-<key>/   pip install --target from requirements/lambda.txt (cached: key = that file +
@@ -39,13 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from edge_devtools.torch_side import IMPORTS as TORCH_SIDE
+
+REPO = Path(__file__).resolve().parents[2]
 TASKROOT_DIR = REPO / ".taskroot"
 REQUIREMENTS = REPO / "requirements" / "lambda.txt"
 BASE_REQUIREMENTS = REPO / "requirements" / "lambda-base.txt"
 HANDLER = "handler.app.handler"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-FORBIDDEN = ("torch", "transformers", "optimum", "sentence_transformers")
 LAMBDA_PYTHON = (3, 12)
 
 
@@ -218,7 +219,7 @@ def forbidden_packages(task_root: Path) -> list[str]:
     found = []
     for entry in task_root.iterdir():
         name = entry.name.split("-")[0].lower()
-        if name in FORBIDDEN:
+        if name in TORCH_SIDE:
             found.append(entry.name)
     return sorted(found)
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = REPO / "scripts" / "image" / "containers.conf"
 LAMBDA_BASE = REPO / "scripts" / "image" / "lambda-base" / "build.sh"
 SAM = REPO / ".tools" / "sam" / "bin" / "sam"

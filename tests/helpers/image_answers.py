@@ -47,4 +47,4 @@ def check_answer(event: dict[str, Any], response: dict[str, Any], embedder: Embe
     elif path == "/health":
         assert body["status"] == "ok"
     else:
-        raise AssertionError(f"no content check for {path}: add one in tests/image/image_answers.py")
+        raise AssertionError(f"no content check for {path}: add one in tests/helpers/image_answers.py")

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from helpers.app_factory import app_for, models_for, settings_for
 
 from handler.loaded_models import Models
 from handler.settings import Settings
+from helpers.app_factory import app_for, models_for, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "tests" / "events"
