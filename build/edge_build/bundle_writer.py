@@ -67,7 +67,7 @@ def write_bundle(dest: Path, spec: BundleSpec, *, link: bool = True) -> Manifest
         if CALIBRATION_FILE in spec.files:
             fields["calibration_file"] = CALIBRATION_FILE
     manifest = Manifest(
-        kind=spec.facts.kind,  # type: ignore[arg-type]
+        kind=spec.facts.kind,
         name=spec.name,
         max_seq_length=spec.facts.max_seq_length,
         input_names=list(spec.input_names),

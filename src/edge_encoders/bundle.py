@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -72,6 +72,7 @@ def open_bundle(
     started = time.perf_counter()
     path = Path(bundle_dir)
     manifest = read_manifest(path)
+    # The one comparison of family names outside the registry: does the bundle match the class opening it.
     if manifest.kind != expected_kind:
         raise BundleError(f"{path} is a {manifest.kind!r} bundle, expected {expected_kind!r}")
     variant, model_file = manifest.model_for_machine(machine)
@@ -187,7 +188,7 @@ class BundleModel:
     Plain constructor arguments, no environment lookups: the caller (the handler, a script) decides.
     """
 
-    kind = ""  # "embed" | "rerank", set by each subclass
+    kind: ClassVar[str] = ""  # the family name (a manifest's `kind`), set by each subclass; see families/
 
     def __init__(
         self,

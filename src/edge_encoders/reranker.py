@@ -16,6 +16,7 @@ from edge_encoders.bundle import (
     check_unicode,
 )
 from edge_encoders.errors import InputError, InvalidArgumentError
+from edge_encoders.families.rerank import RERANK
 from edge_encoders.stop import StopToken
 
 
@@ -47,7 +48,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Reranker(BundleModel):
     """Serve a rerank bundle; construct with from_bundle()."""
 
-    kind = "rerank"
+    kind = RERANK.name
 
     def _warm_up(self) -> None:
         self.score([("warm", "up")])
