@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import TypeVar, cast
 
 from edge_encoders import BatchPolicy, Embedder, Reranker, SessionConfig
-from edge_encoders.bundle import BundleModel
+from edge_encoders.bundle_model import BundleModel
 from edge_encoders.errors import EdgeEncodersError
 from edge_encoders.families import EMBED, FAMILIES, RERANK, Family
 from handler.bundle_location import local_bundle

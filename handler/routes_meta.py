@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 import edge_encoders
-from edge_encoders.bundle import BundleModel
+from edge_encoders.bundle_model import BundleModel
 from edge_encoders.families import FAMILIES, Family
 from handler import redact
 from handler.errors import ApiError, error_responses

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_encoders.bundle import (
-    BundleModel,
+from edge_encoders.bundle_model import BundleModel
+from edge_encoders.errors import InputError, InvalidArgumentError
+from edge_encoders.families.rerank import RERANK
+from edge_encoders.request_checks import (
     Limits,
     check_count,
     check_texts,
@@ -15,8 +17,6 @@ from edge_encoders.bundle import (
     check_tokens_before,
     check_unicode,
 )
-from edge_encoders.errors import InputError, InvalidArgumentError
-from edge_encoders.families.rerank import RERANK
 from edge_encoders.stop import StopToken
 
 

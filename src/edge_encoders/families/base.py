@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from edge_encoders.bundle import BundleModel
+    from edge_encoders.bundle_model import BundleModel
     from edge_encoders.manifest import Manifest
 
 ModelT = TypeVar("ModelT", bound="BundleModel")
