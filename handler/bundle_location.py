@@ -15,7 +15,7 @@ def local_bundle(settings: Settings, family: str, location: str) -> Path:
     if not settings.bundle_s3_uri:
         return Path(location)
     # imported here, not at the top, so a deployment without S3 bundles never imports boto3
-    from edge_encoders.s3_bundles import fetch_bundle
+    from edge_encoders.aws.s3_bundles import fetch_bundle
 
     uri = f"{settings.bundle_s3_uri.rstrip('/')}/{family}"
     fetched: Path = fetch_bundle(uri, Path(settings.bundle_cache_dir) / family)
