@@ -16,6 +16,7 @@ from helpers.toy_handler import make_app, shared_models
 from edge_encoders import BundleError, Embedder, Reranker
 from edge_encoders.families import EMBED, FAMILIES, RERANK, family, family_names
 from edge_encoders.manifest import read_manifest
+from handler import settings as settings_module
 from handler.errors import ApiError
 from handler.loaded_models import Models
 from handler.settings import Settings, SettingsError
@@ -86,3 +87,9 @@ def test_settings_are_looked_up_per_family_and_an_unknown_family_is_named() -> N
     assert s.bundle_path("rerank") is None and s.model_aliases("embed") == ("a", "b")
     with pytest.raises(SettingsError, match="no EDGE_SPARSE_BUNDLE setting: 'sparse' is not a model family"):
         s.bundle_path("sparse")
+
+
+def test_a_registered_family_without_its_settings_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings_module, "family_names", lambda: ("embed", "rerank", "sparse"))
+    with pytest.raises(SettingsError, match="no EDGE_SPARSE_BUNDLE setting"):
+        Settings.from_env({})
