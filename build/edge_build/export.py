@@ -1,4 +1,4 @@
-"""fp32 ONNX export with optimum: token embeddings for a bi-encoder, logits for a cross-encoder.
+"""fp32 ONNX export with optimum, for the task the model's family names (token embeddings, logits, ...).
 
 Why library "transformers" and not "sentence_transformers": we export the Hugging Face model underneath
 (last_hidden_state), and the runtime pools in numpy from the manifest, so the graph stays the plain encoder
@@ -14,12 +14,10 @@ from typing import Any
 from edge_build.errors import BuildError
 from edge_build.model_facts import ModelFacts
 
-TASKS = {"embed": "feature-extraction", "rerank": "text-classification"}
-OUTPUT_NAMES = {"embed": "last_hidden_state", "rerank": "logits"}
 DONE_MARKER = ".export-done"
 
 
-def export_fp32(facts: ModelFacts, st_model: Any, out_dir: Path, *, trust_remote_code: bool = False) -> Path:
+def export_fp32(facts: ModelFacts, st_model: Any, out_dir: Path, *, task: str, trust_remote_code: bool = False) -> Path:
     """Export facts.transformer_dir to out_dir/model.onnx (+ tokenizer.json as sentence-transformers loads it).
 
     Reuses a finished export in out_dir. The tokenizer is saved from the loaded sentence-transformers model,
@@ -37,7 +35,7 @@ def export_fp32(facts: ModelFacts, st_model: Any, out_dir: Path, *, trust_remote
         main_export(
             str(facts.transformer_dir),
             str(out_dir),
-            task=TASKS[facts.kind],
+            task=task,
             library_name="transformers",
             do_validation=False,
             trust_remote_code=trust_remote_code,

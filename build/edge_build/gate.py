@@ -1,9 +1,10 @@
 """The validation gate: which fidelity figures a variant must reach to be shipped.
 
-Thresholds are lower bounds ("metric >= value") keyed like config/models.toml's [gates] table. fp32 and O3
-keep fp32 weights and must match torch almost exactly; int8 variants get looser, quality-level thresholds.
-Every threshold must hold on both parts of the validation set: the tune part (which the search and the choice
-look at) and the held-out part (which no choice looks at); the figures of a part are metrics[part].
+Thresholds are lower bounds ("metric >= value") keyed like config/models.toml's [gates] table; each model
+family declares its own (edge_build.families). fp32 and O3 keep fp32 weights and must match torch almost
+exactly; int8 variants get looser, quality-level thresholds. Every threshold must hold on both parts of the
+validation set: the tune part (which the search and the choice look at) and the held-out part (which no choice
+looks at); the figures of a part are metrics[part].
 """
 
 from __future__ import annotations
@@ -12,30 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge_build.errors import BuildError
+from edge_build.families import FAMILIES
 
-# gate key -> (kind, family, metric); the metric names are those of edge_build.metrics
+# gate key -> (model family, variant precision, metric), from each family's GateSpecs
 GATE_METRICS: dict[str, tuple[str, str, str]] = {
-    "embed_fp_min_cos": ("embed", "exact", "cos_min"),
-    "embed_int8_mean_cos": ("embed", "int8", "cos_mean"),
-    "embed_int8_min_cos": ("embed", "int8", "cos_min"),
-    "rerank_fp_spearman_min": ("rerank", "exact", "spearman_min"),
-    "rerank_fp_top1": ("rerank", "exact", "top1_agreement"),
-    "rerank_int8_spearman_mean": ("rerank", "int8", "spearman_mean"),
-    "rerank_int8_spearman_min": ("rerank", "int8", "spearman_min"),
-    "rerank_int8_top1": ("rerank", "int8", "top1_agreement"),
+    g.key: (f.name, g.precision, g.metric) for f in FAMILIES.values() for g in f.gates
 }
 PARTS = ("tune", "heldout")
 
-DEFAULT_GATES: dict[str, float] = {
-    "embed_fp_min_cos": 0.9999,
-    "embed_int8_mean_cos": 0.995,
-    "embed_int8_min_cos": 0.985,
-    "rerank_fp_spearman_min": 0.999,
-    "rerank_fp_top1": 1.0,
-    "rerank_int8_spearman_mean": 0.99,
-    "rerank_int8_spearman_min": 0.95,
-    "rerank_int8_top1": 0.95,
-}
+DEFAULT_GATES: dict[str, float] = {g.key: g.default for f in FAMILIES.values() for g in f.gates}
 
 
 @dataclass
@@ -66,20 +52,26 @@ def resolve_gates(overrides: Mapping[str, float] | None) -> dict[str, float]:
     return gates
 
 
-def thresholds_for(kind: str, family: str, gates: Mapping[str, float]) -> dict[str, float]:
-    """The gate keys (with thresholds) that apply to a kind and variant family."""
-    return {k: gates[k] for k, (g_kind, g_family, _) in GATE_METRICS.items() if (g_kind, g_family) == (kind, family)}
+def thresholds_for(kind: str, precision: str, gates: Mapping[str, float]) -> dict[str, float]:
+    """The gate keys (with thresholds) that apply to a model family and a variant precision ("exact"/"int8")."""
+    return {k: gates[k] for k, (g_kind, g_prec, _) in GATE_METRICS.items() if (g_kind, g_prec) == (kind, precision)}
+
+
+def for_family(kind: str, gates: Mapping[str, float]) -> dict[str, float]:
+    """The thresholds of one model family: every gate key starts with its family's name (unknown ones too, so
+    resolve_gates can refuse them)."""
+    return {k: v for k, v in gates.items() if k.startswith(kind + "_")}
 
 
 def evaluate(
-    kind: str, family: str, metrics: Mapping[str, Mapping[str, float]], gates: Mapping[str, float]
+    kind: str, precision: str, metrics: Mapping[str, Mapping[str, float]], gates: Mapping[str, float]
 ) -> list[Check]:
     """All checks for one variant, on every part of the validation set; it passes when every check is ok."""
     checks = []
     for part in PARTS:
         if part not in metrics:
             raise BuildError(f"validation figures for the {part} part are missing")
-        for key, threshold in thresholds_for(kind, family, gates).items():
+        for key, threshold in thresholds_for(kind, precision, gates).items():
             metric = GATE_METRICS[key][2]
             checks.append(Check(key, metric, threshold, float(metrics[part][metric]), part))
     return checks

@@ -60,6 +60,11 @@ def _rank_corr(fn: object, a: np.ndarray, b: np.ndarray) -> float:
     return float(value) if np.isfinite(value) else 0.0
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation; tied values share their average rank (scipy), constant input as _rank_corr."""
+    return _rank_corr(stats.spearmanr, np.asarray(a), np.asarray(b))
+
+
 def ranking_summary(reference: list[np.ndarray], candidate: list[np.ndarray]) -> dict[str, float]:
     """Per-query rank agreement of reranker scores: Spearman, Kendall, top-1 and top-5 overlap, max abs diff."""
     spearman, kendall, top1, top5, diffs = [], [], [], [], []

@@ -1,7 +1,9 @@
-"""One model through the build: source -> export -> variants -> validation -> gate -> bundle.
+"""One model through the build, as stages: key -> export -> variants -> validate -> choose -> ship.
 
-Each step's output is cached under the work dir, keyed by what it depends on; the published bundle carries
-the build key, so an unchanged re-run stops after hashing its inputs (no torch import).
+Each stage is a function from one typed value to the next; what differs per model family is asked of the
+family (edge_build.families). Each step's output is cached under the work dir, keyed by what it depends on;
+the published bundle carries the build key, so an unchanged re-run stops after hashing its inputs (no torch
+import).
 """
 
 from __future__ import annotations
@@ -14,12 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edge_build import cache, gate
+from edge_build import cache, gate, results
 from edge_build.bundle_writer import (
     ARM64_FILE,
-    CALIBRATION_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
     VALIDATION_FILE,
@@ -27,25 +26,16 @@ from edge_build.bundle_writer import (
     publish,
     write_bundle,
 )
-from edge_build.config import DATA_DIR, BuildConfig
+from edge_build.config import DATA_DIR, BuildConfig, ModelSpec
 from edge_build.errors import BuildError
-from edge_build.export import OUTPUT_NAMES, export_fp32, graph_io
-from edge_build.model_facts import ModelFacts, load_model
+from edge_build.export import export_fp32, graph_io
+from edge_build.families import FAMILY_NAMES, Family, get_family
+from edge_build.model_facts import ModelFacts
 from edge_build.report import Progress, format_report, print_progress, step
-from edge_build.sources import resolve_source
-from edge_build.validation import (
-    EmbedReference,
-    RerankReference,
-    ValidationSet,
-    load_validation_set,
-    measure_speed,
-    validate_embedder,
-    validate_reranker,
-)
-from edge_build.variants import Builder, VariantInputs, build_variant, family
-
-ARM64_VARIANT = "int8-arm64"
-CALIBRATION_LIMIT = 2000
+from edge_build.results import VariantResult
+from edge_build.sources import ResolvedSource, resolve_source
+from edge_build.validation import ValidationSet, load_validation_set, measure_speed
+from edge_build.variants import ARM64_VARIANT, Builder, VariantInputs, build_variant, precision
 
 
 class GateFailure(BuildError):
@@ -62,6 +52,87 @@ class ModelOutcome:
     work_dir: Path  # intermediates: stage/<variant>/ holds a complete bundle of every variant built
 
 
+@dataclass(frozen=True)
+class Request:
+    """What to build for one model family: the key stage's input."""
+
+    family: Family
+    spec: ModelSpec
+    variants: tuple[str, ...]
+    gates: dict[str, float]  # resolved: defaults with this family's config values on top
+    prompts: dict[str, str]  # extra prompts for the manifest ({} for a family that takes none)
+    out: Path  # the published bundle folder
+    work_root: Path
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """The key stage's output: the resolved source, the validation set, and the keys of the bundle and export."""
+
+    request: Request
+    source: ResolvedSource
+    vset: ValidationSet
+    key: str  # build key: everything the published bundle depends on
+    work: Path  # intermediates of this export (keyed by model content, tools, code, data)
+    tools: dict[str, str]
+    name: str  # the model's human name
+
+
+@dataclass
+class Exported:
+    """The export stage's output: the fp32 graph and the loaded torch model (the reference)."""
+
+    facts: ModelFacts
+    model: Any  # the sentence-transformers model; dropped once the reference outputs are computed
+    ref_info: dict[str, Any]
+    input_names: list[str]
+
+    def bundle_spec(self, keyed: Keyed, variant: str, files: dict[str, Path], **extra: Any) -> BundleSpec:
+        return BundleSpec(
+            name=keyed.name,
+            facts=self.facts,
+            variant=variant,
+            input_names=self.input_names,
+            output_name=keyed.request.family.output_name,
+            files=files,
+            source=keyed.source.info,
+            tools=keyed.tools,
+            extra_prompts=keyed.request.prompts,
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class VariantFile:
+    """The variants stage's output for one variant: its ONNX file, or why it could not be built."""
+
+    name: str
+    path: Path | None
+    error: str | None = None
+
+
+@dataclass
+class Validated:
+    """The validate stage's output: one result per variant, in the configured order."""
+
+    results: dict[str, VariantResult]
+    files: dict[str, Path]  # variant -> ONNX file, for those built
+    staged: dict[str, Path]  # variant -> its staged bundle, one per distinct file
+
+    def staged_of(self, variant: str) -> Path:
+        result = self.results[variant]
+        return self.staged[result.same_bytes_as or variant]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The choose stage's output: the x86 variant to ship (None: nothing passed) and the aarch64 one."""
+
+    shipped: str | None
+    arm: str | None
+
+
 def _data_digest(data_dir: Path) -> str:
     paths = [p for p in (data_dir / "validation", data_dir / "calibration.txt") if p.exists()]
     return cache.tree_digest(paths, root=data_dir)
@@ -75,6 +146,210 @@ def _model_name(info: Mapping[str, Any], path: Path) -> str:
     return path.name
 
 
+def request_for(kind: str, cfg: BuildConfig, data_dir: Path) -> Request:
+    """The build request of one family from the config (gates resolved, prompts only where the family takes them)."""
+    family = get_family(kind)
+    return Request(
+        family=family,
+        spec=cfg.models[kind],
+        variants=tuple(cfg.variants),
+        gates=gate.resolve_gates(gate.for_family(kind, cfg.gates)),
+        prompts=dict(cfg.prompts) if family.uses_prompts else {},
+        out=cfg.output_dir / kind,
+        work_root=cfg.work_dir,
+        data_dir=data_dir,
+    )
+
+
+def key_stage(request: Request, progress: Progress) -> Keyed:
+    """Resolve the source and hash every input: the build key (the bundle) and the export key (intermediates)."""
+    kind = request.family.name
+    with step(progress, f"[{kind}] source {request.spec.source}"):
+        resolved = resolve_source(request.spec, kind, request.work_root, progress=progress)
+    vset = load_validation_set(request.data_dir)
+    content = resolved.info.get("content_sha256") or cache.tree_digest([resolved.path])
+    tools = cache.tool_versions()
+    code = cache.code_version()
+    data = _data_digest(request.data_dir)
+    key = cache.digest(
+        {
+            "kind": kind,
+            "spec": asdict(request.spec),
+            "source": {k: v for k, v in resolved.info.items() if k != "local_path"},
+            "content": content,
+            "variants": list(request.variants),
+            "gates": request.gates,
+            "prompts": request.prompts,
+            "data": data,
+            "tools": tools,
+            "code": code,
+        }
+    )
+    export_key = cache.digest({"content": content, "tools": tools, "code": code, "data": data, "kind": kind})
+    work = request.work_root / kind / export_key[:16]
+    name = _model_name(resolved.info, resolved.path)
+    return Keyed(request, resolved, vset, key, work, tools, name)
+
+
+def export_stage(keyed: Keyed, progress: Progress) -> Exported:
+    """Load the model with sentence-transformers (the reference) and export its fp32 ONNX graph."""
+    from edge_build.reference import reference_device
+
+    family, spec, kind = keyed.request.family, keyed.request.spec, keyed.request.family.name
+    ref_info = reference_device()
+    with step(progress, f"[{kind}] loading the torch reference on {ref_info['device']}"):
+        try:
+            model, facts = family.load(
+                keyed.source.path, trust_remote_code=spec.trust_remote_code, device=ref_info["device"]
+            )
+        except BuildError:
+            raise
+        except Exception as exc:
+            raise BuildError(
+                f"cannot load {keyed.source.path} as a sentence-transformers {kind} model: {exc}"
+            ) from None
+    with step(progress, f"[{kind}] ONNX export (fp32, optimum)"):
+        fp32 = export_fp32(
+            facts, model, keyed.work / "export", task=family.export_task, trust_remote_code=spec.trust_remote_code
+        )
+    input_names, output_names = graph_io(fp32)
+    if family.output_name not in output_names:
+        raise BuildError(f"the exported graph has outputs {output_names}, expected {family.output_name!r}")
+    return Exported(facts, model, ref_info, input_names)
+
+
+def variants_stage(
+    keyed: Keyed, exported: Exported, progress: Progress, builders: Mapping[str, Builder] | None
+) -> list[VariantFile]:
+    """Build every requested variant from the fp32 export; a variant that fails is recorded, not fatal."""
+    kind = keyed.request.family.name
+    inputs = VariantInputs(
+        keyed.work / "export", kind, exported.input_names, exported.facts.max_seq_length, keyed.vset.calibration
+    )
+    built = []
+    for name in keyed.request.variants:
+        try:
+            with step(progress, f"[{kind}] variant {name}"):
+                built.append(VariantFile(name, build_variant(name, inputs, keyed.work / "variants", builders)))
+        except BuildError as exc:
+            built.append(VariantFile(name, None, str(exc)))
+    return built
+
+
+def validate_stage(keyed: Keyed, exported: Exported, files: list[VariantFile], progress: Progress) -> Validated:
+    """Measure every variant through the runtime against the torch reference, time them, apply the gate."""
+    family, vset, work = keyed.request.family, keyed.vset, keyed.work
+    kind = family.name
+    with step(progress, f"[{kind}] torch reference outputs ({family.reference_count(vset)} inputs)"):
+        reference = family.reference(exported.model, vset)
+    exported.model = None  # free the torch model before the runtime sessions load
+
+    found: dict[str, VariantResult] = {}
+    paths: dict[str, Path] = {}
+    staged: dict[str, Path] = {}
+    by_digest: dict[str, str] = {}
+    for built in files:
+        result = VariantResult(built.name, precision(built.name))
+        found[built.name] = result
+        if built.path is None:
+            result.error = built.error
+            continue
+        paths[built.name] = built.path
+        result.file_sha256 = cache.sha256_file(built.path)
+        result.size = built.path.stat().st_size
+        if result.file_sha256 in by_digest:
+            twin = by_digest[result.file_sha256]
+            result.metrics = dict(found[twin].metrics)
+            result.same_bytes_as = twin
+            continue
+        by_digest[result.file_sha256] = built.name
+        stage_dir = work / "stage" / built.name
+        bundle_files = {MODEL_FILE: built.path, TOKENIZER_FILE: work / "export" / TOKENIZER_FILE}
+        write_bundle(stage_dir, exported.bundle_spec(keyed, built.name, bundle_files))
+        staged[built.name] = stage_dir
+        with step(progress, f"[{kind}] validating {built.name} through edge_encoders"):
+            result.metrics = _validate(family, stage_dir, vset, reference)
+
+    label = f"[{kind}] speed of {len(staged)} distinct variants ({family.speed_metric}, round-robin)"
+    with step(progress, label):
+        speeds = measure_speed(family, staged, vset)
+    for result in found.values():
+        if result.error is not None:
+            continue
+        result.metrics[family.speed_metric] = speeds[result.same_bytes_as or result.name]
+        results.apply_gate(family, result, keyed.request.gates)
+    results.mark_pareto(family, found)
+    return Validated(found, paths, staged)
+
+
+def _validate(family: Family, staged: Path, vset: ValidationSet, ref: Any) -> dict[str, Any]:
+    try:
+        return family.validate(staged, vset, ref)
+    except BuildError:
+        raise
+    except Exception as exc:
+        raise BuildError(f"validating {staged.name} through the runtime failed: {type(exc).__name__}: {exc}") from None
+
+
+def choose_stage(family: Family, validated: Validated) -> Choice:
+    """The fastest passing variant for x86 (arm64 excluded: it is the aarch64 choice) and the arm64 one."""
+    found = validated.results
+    passing = [v for v, r in found.items() if r.passed and v != ARM64_VARIANT]
+    shipped = max(passing, key=lambda v: found[v].speed(family)) if passing else None
+    arm = ARM64_VARIANT if ARM64_VARIANT in found and found[ARM64_VARIANT].passed else None
+    return Choice(shipped, arm)
+
+
+def ship_stage(
+    keyed: Keyed, exported: Exported, validated: Validated, choice: Choice, progress: Progress
+) -> dict[str, Any]:
+    """Write validation.json and publish the bundle of the chosen variant; GateFailure when nothing passed."""
+    family, work, out = keyed.request.family, keyed.work, keyed.request.out
+    found = validated.results
+    validation_path = work / VALIDATION_FILE
+    report = results.report(family, keyed.name, exported.ref_info, keyed.request.gates, keyed.vset.fingerprint(), found)
+    if choice.shipped is None:
+        validation_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        progress(format_report(report))
+        raise GateFailure(
+            f"no {family.name} variant passed its gate, so nothing was shipped for it (table above; full report in "
+            f"{validation_path}); {out} was left as it was"
+        )
+    chosen = choice.shipped
+    found[chosen].shipped_as = MODEL_FILE
+    bundle_files = {MODEL_FILE: validated.files[chosen], TOKENIZER_FILE: work / "export" / TOKENIZER_FILE}
+    arch_variants: dict[str, dict[str, str]] = {}
+    if choice.arm is not None:
+        arm = choice.arm
+        arm_file = MODEL_FILE if found[arm].file_sha256 == found[chosen].file_sha256 else ARM64_FILE
+        arch_variants["aarch64"] = {"variant": arm, "file": arm_file}
+        found[arm].shipped_as = f"{arm_file} (aarch64)"
+        if arm_file == ARM64_FILE:
+            bundle_files[ARM64_FILE] = validated.files[arm]
+    bundle_files.update(family.extra_files(validated.staged_of(chosen), keyed.vset, work, progress))
+    report["variants"] = {v: r.to_json() for v, r in found.items()}
+    report["shipped"] = chosen
+    report["arch_variants"] = arch_variants
+    report["bundle_dir"] = str(out)
+    report["build_key"] = keyed.key
+    validation_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    bundle_files[VALIDATION_FILE] = validation_path
+
+    staged_final = work / "publish"
+    spec = exported.bundle_spec(
+        keyed,
+        chosen,
+        bundle_files,
+        arch_variants=arch_variants,
+        validation=results.summary(report),
+        build_key=keyed.key,
+    )
+    write_bundle(staged_final, spec, link=False)
+    publish(staged_final, out)
+    progress(format_report(report))
+    return report
+
+
 def build_model(
     kind: str,
     cfg: BuildConfig,
@@ -84,170 +359,21 @@ def build_model(
     builders: Mapping[str, Builder] | None = None,
     data_dir: Path = DATA_DIR,
 ) -> ModelOutcome:
-    """Build (or reuse) the bundle of one model; raises GateFailure when no variant passes."""
+    """Build (or reuse) the bundle of one model family; raises GateFailure when no variant passes."""
     started = time.perf_counter()
-    spec = getattr(cfg, kind)
-    out = cfg.output_dir / kind
-    gates = gate.resolve_gates({k: v for k, v in cfg.gates.items() if k.startswith(kind + "_")})
-    with step(progress, f"[{kind}] source {spec.source}"):
-        resolved = resolve_source(spec, kind, cfg.work_dir, progress=progress)
-    vset = load_validation_set(data_dir)
-    content = resolved.info.get("content_sha256") or cache.tree_digest([resolved.path])
-    tools = cache.tool_versions()
-    code = cache.code_version()
-    data = _data_digest(data_dir)
-    variants = list(cfg.variants)
-    key = cache.digest(
-        {
-            "kind": kind,
-            "spec": asdict(spec),
-            "source": {k: v for k, v in resolved.info.items() if k != "local_path"},
-            "content": content,
-            "variants": variants,
-            "gates": gates,
-            "prompts": cfg.prompts if kind == "embed" else {},
-            "data": data,
-            "tools": tools,
-            "code": code,
-        }
-    )
-    export_key = cache.digest({"content": content, "tools": tools, "code": code, "data": data, "kind": kind})
-    work = cfg.work_dir / kind / export_key[:16]
-    if not force and cache.bundle_is_current(out, key):
+    keyed = key_stage(request_for(kind, cfg, data_dir), progress)
+    out = keyed.request.out
+    if not force and cache.bundle_is_current(out, keyed.key):
         report = json.loads((out / VALIDATION_FILE).read_text(encoding="utf-8"))
-        progress(f"[{kind}] {out} is up to date (build key {key[:12]}); nothing to do")
-        return ModelOutcome(kind, out, True, report, time.perf_counter() - started, work)
-
-    _prune_siblings(work)
-
-    from edge_build.reference import reference_device
-
-    ref_info = reference_device()
-    with step(progress, f"[{kind}] loading the torch reference on {ref_info['device']}"):
-        model, facts = load_model(
-            kind, resolved.path, trust_remote_code=spec.trust_remote_code, device=ref_info["device"]
-        )
-    with step(progress, f"[{kind}] ONNX export (fp32, optimum)"):
-        fp32 = export_fp32(facts, model, work / "export", trust_remote_code=spec.trust_remote_code)
-    input_names, output_names = graph_io(fp32)
-    output_name = OUTPUT_NAMES[kind]
-    if output_name not in output_names:
-        raise BuildError(f"the exported graph has outputs {output_names}, expected {output_name!r}")
-    inputs = VariantInputs(work / "export", kind, input_names, facts.max_seq_length, vset.calibration)
-
-    files: dict[str, Path] = {}
-    errors: dict[str, str] = {}
-    for name in variants:
-        try:
-            with step(progress, f"[{kind}] variant {name}"):
-                files[name] = build_variant(name, inputs, work / "variants", builders)
-        except BuildError as exc:
-            errors[name] = str(exc)
-
-    count = len(vset.all_embed_texts()) if kind == "embed" else len(vset.pairs)
-    with step(progress, f"[{kind}] torch reference outputs ({count} inputs)"):
-        reference = _reference(kind, model, vset)
-    del model
-
-    name = _model_name(resolved.info, resolved.path)
-    common: dict[str, Any] = {
-        "name": name,
-        "facts": facts,
-        "input_names": input_names,
-        "output_name": output_name,
-        "source": resolved.info,
-        "tools": tools,
-    }
-    results: dict[str, dict[str, Any]] = {}
-    by_digest: dict[str, str] = {}
-    for variant in variants:
-        if variant in errors:
-            results[variant] = {"error": errors[variant], "passed": False, "size": 0, "metrics": {}}
-            continue
-        path = files[variant]
-        entry = cache.sha256_file(path)
-        result: dict[str, Any] = {"file_sha256": entry, "size": path.stat().st_size, "family": family(variant)}
-        if entry in by_digest:
-            twin = results[by_digest[entry]]
-            result["metrics"] = dict(twin["metrics"])
-            result["same_bytes_as"] = by_digest[entry]
-        else:
-            by_digest[entry] = variant
-            staged = work / "stage" / variant
-            write_bundle(
-                staged,
-                BundleSpec(
-                    variant=variant,
-                    files={MODEL_FILE: path, TOKENIZER_FILE: work / "export" / TOKENIZER_FILE},
-                    extra_prompts=cfg.prompts if kind == "embed" else {},
-                    **common,
-                ),
-            )
-            with step(progress, f"[{kind}] validating {variant} through edge_encoders"):
-                result["metrics"] = _validate(kind, staged, vset, reference)
-        results[variant] = result
-
-    speed_key = "texts_per_s" if kind == "embed" else "pairs_per_s"
-    with step(progress, f"[{kind}] speed of {len(by_digest)} distinct variants ({speed_key}, round-robin)"):
-        speeds = measure_speed(kind, {v: work / "stage" / v for v in by_digest.values()}, vset)
-    for variant, result in results.items():
-        if result.get("error"):
-            continue
-        result["metrics"][speed_key] = speeds[result.get("same_bytes_as", variant)]
-        checks = gate.evaluate(kind, family(variant), result["metrics"], gates)
-        result["checks"] = [{**asdict(c), "ok": c.ok} for c in checks]
-        result["passed"] = all(c.ok for c in checks)
-        result["reason"] = gate.failure_reason(checks)
-
-    mark_pareto(kind, results)
-    report = _report(kind, name, ref_info, gates, vset, results)
-    chosen, arm = _choose(kind, results)
-    if chosen is None:
-        (work / VALIDATION_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        progress(format_report(report))
-        raise GateFailure(
-            f"no {kind} variant passed its gate, so nothing was shipped for it (table above; full report in "
-            f"{work / VALIDATION_FILE}); {out} was left as it was"
-        )
-    report["shipped"] = chosen
-    results[chosen]["shipped_as"] = MODEL_FILE
-    bundle_files = {MODEL_FILE: files[chosen], TOKENIZER_FILE: work / "export" / TOKENIZER_FILE}
-    arch_variants: dict[str, dict[str, str]] = {}
-    if arm is not None:
-        arm_file = MODEL_FILE if results[arm]["file_sha256"] == results[chosen]["file_sha256"] else ARM64_FILE
-        arch_variants["aarch64"] = {"variant": arm, "file": arm_file}
-        results[arm]["shipped_as"] = f"{arm_file} (aarch64)"
-        if arm_file == ARM64_FILE:
-            bundle_files[ARM64_FILE] = files[arm]
-    if kind == "embed":
-        with step(progress, f"[{kind}] calibration embeddings ({min(len(vset.calibration), CALIBRATION_LIMIT)} texts)"):
-            bundle_files[CALIBRATION_FILE] = _calibration(
-                work / "stage" / by_digest[results[chosen]["file_sha256"]], vset, work
-            )
-    report["arch_variants"] = arch_variants
-    report["bundle_dir"] = str(out)
-    report["build_key"] = key
-    validation_path = work / VALIDATION_FILE
-    validation_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    bundle_files[VALIDATION_FILE] = validation_path
-
-    staged_final = work / "publish"
-    write_bundle(
-        staged_final,
-        BundleSpec(
-            variant=chosen,
-            files=bundle_files,
-            arch_variants=arch_variants,
-            validation=_summary(report),
-            build_key=key,
-            extra_prompts=cfg.prompts if kind == "embed" else {},
-            **common,
-        ),
-        link=False,
-    )
-    publish(staged_final, out)
-    progress(format_report(report))
-    return ModelOutcome(kind, out, False, report, time.perf_counter() - started, work)
+        progress(f"[{kind}] {out} is up to date (build key {keyed.key[:12]}); nothing to do")
+        return ModelOutcome(kind, out, True, report, time.perf_counter() - started, keyed.work)
+    _prune_siblings(keyed.work)
+    exported = export_stage(keyed, progress)
+    files = variants_stage(keyed, exported, progress, builders)
+    validated = validate_stage(keyed, exported, files, progress)
+    choice = choose_stage(keyed.request.family, validated)
+    report = ship_stage(keyed, exported, validated, choice, progress)
+    return ModelOutcome(kind, out, False, report, time.perf_counter() - started, keyed.work)
 
 
 def _prune_siblings(work: Path) -> None:
@@ -259,150 +385,10 @@ def _prune_siblings(work: Path) -> None:
                 shutil.rmtree(sibling, ignore_errors=True)
 
 
-def _reference(kind: str, model: Any, vset: ValidationSet) -> EmbedReference | RerankReference:
-    from edge_build import reference
-
-    if kind == "embed":
-        return EmbedReference(reference.reference_embeddings(model, vset.all_embed_texts()))
-    first = vset.rerank[0]
-    first_scores = reference.reference_scores(model, [(first["query"], p) for p in first["passages"]], raw=False)
-    logits = reference.reference_scores(model, vset.pairs, raw=True)
-    return RerankReference(
-        logits if logits.ndim == 1 else logits[:, 0],
-        first_scores if first_scores.ndim == 1 else first_scores[:, 0],
-    )
-
-
-def _validate(kind: str, staged: Path, vset: ValidationSet, ref: Any) -> dict[str, Any]:
-    try:
-        if kind == "embed":
-            return validate_embedder(staged, vset, ref)
-        return validate_reranker(staged, vset, ref)
-    except BuildError:
-        raise
-    except Exception as exc:
-        raise BuildError(f"validating {staged.name} through the runtime failed: {type(exc).__name__}: {exc}") from None
-
-
-def _speed(kind: str, result: dict[str, Any]) -> float:
-    return float(result["metrics"].get("texts_per_s" if kind == "embed" else "pairs_per_s", 0.0))
-
-
-def _choose(kind: str, results: dict[str, dict[str, Any]]) -> tuple[str | None, str | None]:
-    """The fastest passing variant for x86 (arm64 excluded: it is the aarch64 choice) and the arm64 one."""
-    passing = [v for v, r in results.items() if r.get("passed") and v != ARM64_VARIANT]
-    chosen = max(passing, key=lambda v: _speed(kind, results[v])) if passing else None
-    arm = ARM64_VARIANT if results.get(ARM64_VARIANT, {}).get("passed") else None
-    return chosen, arm
-
-
-def fidelity(kind: str, result: dict[str, Any]) -> float:
-    """The fidelity axis of the Pareto front: tune-part cosine min (embed) or Spearman mean (rerank)."""
-    return float(result["metrics"]["tune"]["cos_min" if kind == "embed" else "spearman_mean"])
-
-
-def mark_pareto(kind: str, results: dict[str, dict[str, Any]]) -> None:
-    """result['pareto'] = True where no other variant is at least as fast and as faithful, and better in one."""
-    measured = {v: r for v, r in results.items() if not r.get("error") and "tune" in r.get("metrics", {})}
-    for variant, result in results.items():
-        if variant not in measured:
-            result["pareto"] = False
-            continue
-        f, sp = fidelity(kind, result), _speed(kind, result)
-        result["pareto"] = not any(
-            fidelity(kind, o) >= f and _speed(kind, o) >= sp and (fidelity(kind, o) > f or _speed(kind, o) > sp)
-            for v, o in measured.items()
-            if v != variant
-        )
-
-
-def _calibration(staged: Path, vset: ValidationSet, work: Path) -> Path:
-    """Pooled, un-normalized embeddings of the calibration text, computed by the runtime with the shipped model."""
-    from edge_encoders import Embedder
-
-    texts = vset.calibration[:CALIBRATION_LIMIT] or vset.embed_texts
-    vectors = Embedder.from_bundle(staged).embed(texts, normalize=False)
-    path = work / CALIBRATION_FILE
-    np.save(path, vectors.astype(np.float32))
-    return path
-
-
-def _notes(kind: str, results: dict[str, dict[str, Any]]) -> list[str]:
-    notes = []
-    arm = results.get(ARM64_VARIANT)
-    if arm and not arm.get("error"):
-        twin = f"; its file is byte-identical to {arm['same_bytes_as']}" if arm.get("same_bytes_as") else ""
-        notes.append(
-            "int8-arm64 was validated on this x86 host with the same quantized graph a Graviton runs "
-            f"(onnxruntime's arm64 kernels may differ slightly){twin}"
-        )
-    static = results.get("int8-static")
-    dynamic = [v for v in ("int8-avx512_vnni", "int8-avx2") if results.get(v, {}).get("metrics")]
-    if static and static.get("metrics") and dynamic:
-        d = results[dynamic[0]]["metrics"]
-        s = static["metrics"]
-        if kind == "embed":
-            inv, fid, speed = "batch_invariance_cos_min", "cos_mean", "texts_per_s"
-        else:
-            inv, fid, speed = "batch_invariance_max_abs_diff", "spearman_mean", "pairs_per_s"
-        notes.append(
-            f"static int8 vs dynamic ({dynamic[0]}): batch invariance {s[inv]:.6f} vs {d[inv]:.6f} ({inv}); "
-            f"{fid} {s[fid]:.4f} vs {d[fid]:.4f}; speed {s[speed]:.0f} vs {d[speed]:.0f} per s"
-        )
-    return notes
-
-
-def _report(
-    kind: str,
-    name: str,
-    ref_info: dict[str, Any],
-    gates: dict[str, float],
-    vset: ValidationSet,
-    results: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "name": name,
-        "reference": ref_info,
-        "gates": {k: v for k, v in gates.items() if k.startswith(kind + "_")},
-        "validation_set": vset.fingerprint(),
-        "selection": (
-            "fastest variant whose gate holds on both the tune and the held-out part, by throughput measured on "
-            "this build host; failures never ship"
-        ),
-        "pareto": {
-            "fidelity": "tune cos_min" if kind == "embed" else "tune spearman_mean",
-            "speed": "texts_per_s" if kind == "embed" else "pairs_per_s",
-            "front": [v for v, r in results.items() if r.get("pareto")],
-        },
-        "variants": results,
-        "notes": _notes(kind, results),
-        "shipped": None,
-    }
-
-
-def _summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The manifest's short version of validation.json."""
-    shipped = report["shipped"]
-    return {
-        "passed": True,
-        "reference": report["reference"],
-        "gates": report["gates"],
-        "validation_set": report["validation_set"],
-        "shipped": shipped,
-        "metrics": report["variants"][shipped]["metrics"],
-        "variants": {
-            v: {"passed": r.get("passed", False), "reason": r.get("error") or r.get("reason", "")}
-            for v, r in report["variants"].items()
-        },
-        "arch_variants": report.get("arch_variants", {}),
-    }
-
-
 def run_export(
     cfg: BuildConfig,
     *,
-    kinds: tuple[str, ...] = ("embed", "rerank"),
+    kinds: tuple[str, ...] = FAMILY_NAMES,
     force: bool = False,
     progress: Progress = print_progress,
     data_dir: Path = DATA_DIR,

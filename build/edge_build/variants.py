@@ -24,6 +24,7 @@ SMOOTH_ALPHA = 0.5  # SmoothQuant's migration strength; 0.5 is the paper's defau
 SMOOTH_AFTER = frozenset({"LayerNormalization", "SkipLayerNormalization"})
 MIXED_EXCLUDE = 6  # int8-dynamic-mixed leaves this many of the most sensitive MatMuls in fp32
 STATIC_CALIBRATION_LIMIT = 128
+ARM64_VARIANT = "int8-arm64"  # the variant an aarch64 machine loads (manifest arch_variants)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class VariantInputs:
     """What a variant builder may use: the fp32 export folder and calibration feeds."""
 
     export_dir: Path  # model.onnx + config.json + tokenizer.json from export_fp32
-    kind: str
+    kind: str  # the model family (edge_build.families)
     input_names: list[str]
     max_seq_length: int
     calibration_texts: list[str]
@@ -41,17 +42,13 @@ class VariantInputs:
         return self.export_dir / "model.onnx"
 
     def calibration_feeds(self) -> Iterator[dict[str, np.ndarray]]:
-        """One feed per calibration text (pairs of consecutive lines for a reranker), tokenized by the runtime."""
+        """One feed per calibration input (as the model family reads it), tokenized by the runtime."""
+        from edge_build.families import get_family
         from edge_encoders.text_tokenizer import TextTokenizer
 
         tokenizer = TextTokenizer(self.export_dir / "tokenizer.json", self.max_seq_length)
         texts = self.calibration_texts[:STATIC_CALIBRATION_LIMIT]
-        if self.kind == "rerank":
-            pairs = [(texts[i], texts[(i + 1) % len(texts)]) for i in range(len(texts))]
-            encodings = tokenizer.encode_pairs(pairs, truncate=True)
-        else:
-            encodings = tokenizer.encode(texts, truncate=True)
-        for encoding in encodings:
+        for encoding in get_family(self.kind).calibration_encodings(tokenizer, texts):
             yield tokenizer.pad([encoding]).feeds(self.input_names)
 
 
@@ -212,26 +209,42 @@ def ort_dynamic(*, weight_type: str = "QInt8", exclude_sensitive: int = 0) -> Bu
     return build
 
 
-BUILDERS: dict[str, Builder] = {
-    "fp32": _copy_fp32,
-    "O3": _optimize_o3,
-    "int8-rowwise": rowwise_int8(SMOOTH_ALPHA),
-    "int8-rowwise-plain": rowwise_int8(None),
-    "int8-nbits8": _nbits8,
-    "int8-dynamic": ort_dynamic(),
-    "int8-dynamic-mixed": ort_dynamic(exclude_sensitive=MIXED_EXCLUDE),
-    "int8-avx2": dynamic_int8("avx2"),
-    "int8-avx512_vnni": dynamic_int8("avx512_vnni"),
+@dataclass(frozen=True)
+class Variant:
+    """One candidate model file: how it is built and which gate family (precision) judges it."""
+
+    name: str
+    build: Builder
+    precision: str  # "exact" (fp32 weights: the tight gate) or "int8" (quantized: the quality-level gate)
+
+
+# THE list of variants, in the order they are tried and reported: config, the CLI, the gate and the report all
+# read it. Adding a variant is one line here.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("fp32", _copy_fp32, "exact"),
+    Variant("O3", _optimize_o3, "exact"),
+    Variant("int8-rowwise", rowwise_int8(SMOOTH_ALPHA), "int8"),
+    Variant("int8-rowwise-plain", rowwise_int8(None), "int8"),
+    Variant("int8-nbits8", _nbits8, "int8"),
+    Variant("int8-dynamic", ort_dynamic(), "int8"),
+    Variant("int8-dynamic-mixed", ort_dynamic(exclude_sensitive=MIXED_EXCLUDE), "int8"),
+    Variant("int8-avx2", dynamic_int8("avx2"), "int8"),
+    Variant("int8-avx512_vnni", dynamic_int8("avx512_vnni"), "int8"),
     # The aarch64 file: the batch-invariant graph. Its int8 GEMM is exact integer arithmetic on any ISA, so the
     # x86 fidelity figures carry over up to float rounding; its speed on Graviton is not measured here.
-    "int8-arm64": rowwise_int8(SMOOTH_ALPHA),
-    "int8-static": _static_int8,
-}
+    Variant(ARM64_VARIANT, rowwise_int8(SMOOTH_ALPHA), "int8"),
+    Variant("int8-static", _static_int8, "int8"),
+)
+VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+BUILDERS: dict[str, Builder] = {v.name: v.build for v in VARIANTS}
+_BY_NAME: dict[str, Variant] = {v.name: v for v in VARIANTS}
 
 
-def family(variant: str) -> str:
-    """'exact' for fp32-weight variants (tight gate), 'int8' for quantized ones."""
-    return "int8" if variant.startswith("int8") else "exact"
+def precision(variant: str) -> str:
+    """The gate family of a variant: 'exact' for fp32-weight variants (tight gate), 'int8' for quantized ones."""
+    if variant not in _BY_NAME:
+        raise BuildError(f"unknown variant {variant!r}; known: {', '.join(VARIANT_NAMES)}")
+    return _BY_NAME[variant].precision
 
 
 def build_variant(

@@ -35,8 +35,7 @@ def write_small_data(directory: Path) -> Path:
 
 def tiny_config(embed: Path, rerank: Path, out: Path, variants: list[str]) -> BuildConfig:
     return BuildConfig(
-        embed=ModelSpec(str(embed)),
-        rerank=ModelSpec(str(rerank)),
+        models={"embed": ModelSpec(str(embed)), "rerank": ModelSpec(str(rerank))},
         output_dir=out,
         work_dir=out / ".work",
         variants=variants,

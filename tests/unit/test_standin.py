@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from edge_build import standin
 from edge_build.config import DATA_DIR, ModelSpec
 from edge_build.sources import ResolvedSource, SourceError, resolve_source
-from edge_build.standin import REPORT_NAME, StandinParams, build_standin, load_standin_texts
+from edge_build.standin import REPORT_NAME, StandinParams, build_standin, load_standin_texts, train
+from edge_build.standin import cache as standin_cache
 
 from edge_encoders.hashing import sha256_file
 from tests.helpers.tiny_models import make_tiny_embedder
@@ -104,7 +105,7 @@ def test_second_build_reuses_the_cached_folder(
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained again although nothing changed")
 
-    monkeypatch.setattr(standin, "train_standin", no_training)
+    monkeypatch.setattr(standin_cache, "train_standin", no_training)
     messages: list[str] = []
     again = build_standin(tmp_path, messages.append, base=base, params=TINY, data_dir=data_dir)
     assert again.path == first.path and again.info["cache_key"] == first.info["cache_key"]
@@ -158,8 +159,31 @@ def test_margin_loss_asks_the_teachers_better_passage_to_lead_by_its_gap() -> No
     cosines = torch.tensor([[0.50, 0.45, 0.10]])  # gaps 0.05 -> 0.5 logits, 0.4 -> capped at 3
     pairs = [(0, 0), (0, 1), (0, 2)]
     clear = torch.tensor([4.0, 3.4, 0.0])  # every lead at least its margin
-    assert float(standin._margin_loss(clear, pairs, cosines, params)) == 0.0
+    assert float(train.margin_loss(clear, pairs, cosines, params)) == 0.0
     tied = torch.tensor([3.0, 3.0, 0.0])  # top-2 tied: the 0.5 margin is missed, the rest met
-    assert float(standin._margin_loss(tied, pairs, cosines, params)) == pytest.approx(0.5 / 3)
+    assert float(train.margin_loss(tied, pairs, cosines, params)) == pytest.approx(0.5 / 3)
     flipped = torch.tensor([0.0, 1.0, 2.0])
-    assert float(standin._margin_loss(flipped, pairs, cosines, params)) > 2.0
+    assert float(train.margin_loss(flipped, pairs, cosines, params)) > 2.0
+
+
+class _TiedModel:
+    """A stand-in whose scores tie on the first two candidates: Spearman must give them one shared rank."""
+
+    scores: ClassVar[dict[str, float]] = dict(zip(PASSAGES[:4], [1.0, 1.0, 0.5, 0.0], strict=True))
+
+    def predict(self, pairs: list[tuple[str, str]], **_: object) -> list[float]:
+        return [self.scores[passage] for _, passage in pairs]
+
+
+def test_agreement_with_the_teacher_handles_tied_scores() -> None:
+    import random
+
+    import torch
+    from edge_build.standin.evaluate import evaluate_against_teacher
+
+    cosines = torch.tensor([[0.9, 0.8, 0.7, 0.6]])  # the teacher's order is the candidates' order
+    params = StandinParams(eval_candidates=4)
+    quality = evaluate_against_teacher(_TiedModel(), ["q"], PASSAGES[:4], cosines, [0], params, random.Random(0))
+    # ranks with the tie shared: (3.5, 3.5, 2, 1) vs (4, 3, 2, 1) -> 0.9487; ranking that broke the tie by list
+    # position (the earlier hand-written Spearman) put the teacher's best passage below the second: 0.8
+    assert quality["spearman_mean"] == pytest.approx(0.9487, abs=1e-4)
