@@ -22,6 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 import edge_encoders
+from edge_encoders.families import family_names
 from handler import (
     docs,
     errors,
@@ -70,7 +71,7 @@ def create_app(
         enabled=settings.access_log, emf=settings.emf_enabled, namespace=settings.metrics_namespace, sink=log_sink
     )
     if models is None:
-        models = Models(errors={"embed": "not loaded", "rerank": "not loaded"}) if config_error else None
+        models = Models(errors=dict.fromkeys(family_names(), "not loaded")) if config_error else None
         models = models or load_models(settings)
     state = AppState(settings, models, load_api_key(settings), access_log, config_error)
     access_log.init(
@@ -78,13 +79,12 @@ def create_app(
             "init_ms": round(models.init_seconds * 1000, 3),
             "process_ms": process_age_ms(),
             "models": {
-                m.manifest.kind: {
+                name: {
                     "name": m.manifest.name,
                     "variant": m.variant,
                     "load_ms": round(m.load_seconds * 1000, 3),
                 }
-                for m in (models.embedder, models.reranker)
-                if m is not None
+                for name, m in models.loaded.items()
             },
             "failed": models.errors,
             "disabled": sorted(models.disabled),

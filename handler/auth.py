@@ -80,14 +80,14 @@ def load_api_key(settings: Settings) -> ApiKey:
 
 
 def _from_ssm(name: str) -> str:
-    from edge_encoders.aws_clients import client  # boto3 lazily: only deployments with a key there pay for it
+    from edge_encoders.aws.aws_clients import client  # boto3 lazily: only deployments with a key there pay for it
 
     response = client("ssm").get_parameter(Name=name, WithDecryption=True)
     return _nonempty(str(response["Parameter"]["Value"]), f"SSM parameter {name}")
 
 
 def _from_secrets_manager(secret_id: str) -> str:
-    from edge_encoders.aws_clients import client
+    from edge_encoders.aws.aws_clients import client
 
     response = client("secretsmanager").get_secret_value(SecretId=secret_id)
     raw = str(response.get("SecretString") or "")

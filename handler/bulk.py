@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from edge_encoders import Embedder, SessionConfig
 from edge_encoders.bulk import open_store, parse_event, process_batch, summary
 from edge_encoders.bulk.worker import bundle_sha256
 from edge_encoders.errors import BundleError
+from edge_encoders.families import EMBED
+from handler.bundle_location import local_bundle
 from handler.settings import Settings
 
 log = logging.getLogger("handler.bulk")
@@ -31,17 +32,11 @@ def _load(settings: Settings) -> tuple[Embedder, str]:
     """The embedder and its bundle digest, once per process."""
     with _lock:
         if "embedder" not in _cache:
-            location = settings.bundle_path("embed")
+            location = settings.bundle_path(EMBED.name)
             if location is None:
                 raise BundleError("the bulk function needs an embed bundle (EDGE_EMBED_BUNDLE is turned off)")
-            path = Path(location)
-            if settings.bundle_s3_uri:
-                from edge_encoders.s3_bundles import fetch_bundle
-
-                uri = f"{settings.bundle_s3_uri.rstrip('/')}/embed"
-                path = fetch_bundle(uri, Path(settings.bundle_cache_dir) / "embed")
-            embedder = Embedder.from_bundle(
-                path,
+            embedder = EMBED.model.from_bundle(
+                local_bundle(settings, EMBED.name, location),
                 session_config=SessionConfig(intra_op_threads=settings.threads or None),
                 verify=settings.verify_bundles,
             )

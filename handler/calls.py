@@ -22,8 +22,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from edge_encoders import Embedder, Limits, Reranker, RerankHit, StopToken
-from edge_encoders.bundle import check_count, check_tokens_before
 from edge_encoders.precision import Precision
+from edge_encoders.request_checks import check_count, check_tokens_before
 from handler.admission import current_stop
 from handler.errors import ApiError
 from handler.observability import RequestFacts

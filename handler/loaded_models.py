@@ -11,63 +11,93 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TypeVar, cast
 
 from edge_encoders import BatchPolicy, Embedder, Reranker, SessionConfig
+from edge_encoders.bundle_model import BundleModel
 from edge_encoders.errors import EdgeEncodersError
+from edge_encoders.families import EMBED, FAMILIES, RERANK, Family
+from handler.bundle_location import local_bundle
 from handler.errors import ApiError
 from handler.settings import Settings
 
 log = logging.getLogger("handler")
 
-KINDS = ("embed", "rerank")
-_WHAT = {"embed": "embedding model", "rerank": "reranking model"}
+ModelT = TypeVar("ModelT", bound=BundleModel)
 
 
-@dataclass
 class Models:
-    """The loaded models of this process and what went wrong with the others."""
+    """The loaded models of this process, by family name, and what went wrong with the others.
 
-    embedder: Embedder | None = None
-    reranker: Reranker | None = None
-    errors: dict[str, str] = field(default_factory=dict)  # kind -> message fit for clients
-    disabled: set[str] = field(default_factory=set)
-    init_seconds: float = 0.0
-    max_concurrency: int = 1
-    _gate: threading.BoundedSemaphore = field(init=False, repr=False)
+    `embedder=` / `reranker=` are shorthands for `loaded={"embed": ..., "rerank": ...}`.
+    """
 
-    def __post_init__(self) -> None:
-        self._gate = threading.BoundedSemaphore(self.max_concurrency)
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+        *,
+        loaded: dict[str, BundleModel] | None = None,
+        errors: dict[str, str] | None = None,
+        disabled: set[str] | None = None,
+        init_seconds: float = 0.0,
+        max_concurrency: int = 1,
+    ) -> None:
+        self.loaded: dict[str, BundleModel] = dict(loaded or {})
+        for fam, model in ((EMBED, embedder), (RERANK, reranker)):
+            if model is not None:
+                self.loaded[fam.name] = model
+        self.errors: dict[str, str] = dict(errors or {})  # family name -> message fit for clients
+        self.disabled: set[str] = set(disabled or ())
+        self.init_seconds = init_seconds
+        self.max_concurrency = max_concurrency
+        self._gate = threading.BoundedSemaphore(max_concurrency)
+
+    def __repr__(self) -> str:
+        return f"Models(loaded={sorted(self.loaded)}, errors={self.errors}, disabled={sorted(self.disabled)})"
+
+    def get(self, family: Family[ModelT]) -> ModelT | None:
+        """The loaded model of this family, typed as its class (None when not loaded)."""
+        return cast("ModelT | None", self.loaded.get(family.name))
+
+    def require(self, family: Family[ModelT]) -> ModelT:
+        """The loaded model of this family, else 404 (turned off) or 503 (failed to load) naming it."""
+        if family.name in self.disabled:
+            raise ApiError(
+                404,
+                "model_disabled",
+                f"this deployment serves no {family.what} (EDGE_{family.name.upper()}_BUNDLE is off)",
+            )
+        if family.name in self.errors:
+            raise ApiError(503, "model_not_loaded", f"the {family.what} is not available: {self.errors[family.name]}")
+        model = self.get(family)
+        assert model is not None
+        return model
+
+    @property
+    def embedder(self) -> Embedder | None:
+        return self.get(EMBED)
+
+    @property
+    def reranker(self) -> Reranker | None:
+        return self.get(RERANK)
+
+    def require_embedder(self) -> Embedder:
+        return self.require(EMBED)
+
+    def require_reranker(self) -> Reranker:
+        return self.require(RERANK)
 
     def status(self) -> dict[str, str]:
         out = {}
-        for kind in KINDS:
-            if kind in self.disabled:
-                out[kind] = "disabled"
-            elif kind in self.errors:
-                out[kind] = "failed"
+        for fam in FAMILIES:
+            if fam.name in self.disabled:
+                out[fam.name] = "disabled"
+            elif fam.name in self.errors:
+                out[fam.name] = "failed"
             else:
-                out[kind] = "ready"
+                out[fam.name] = "ready"
         return out
-
-    def require_embedder(self) -> Embedder:
-        self._require("embed")
-        assert self.embedder is not None
-        return self.embedder
-
-    def require_reranker(self) -> Reranker:
-        self._require("rerank")
-        assert self.reranker is not None
-        return self.reranker
-
-    def _require(self, kind: str) -> None:
-        if kind in self.disabled:
-            raise ApiError(
-                404, "model_disabled", f"this deployment serves no {_WHAT[kind]} (EDGE_{kind.upper()}_BUNDLE is off)"
-            )
-        if kind in self.errors:
-            raise ApiError(503, "model_not_loaded", f"the {_WHAT[kind]} is not available: {self.errors[kind]}")
 
     @contextmanager
     def compute(self, timeout: float | None = None) -> Iterator[None]:
@@ -98,44 +128,27 @@ def load_models(settings: Settings) -> Models:
         arena_shrinkage=settings.arena_shrinkage,
     )
     policy = BatchPolicy(token_budget=settings.token_budget, max_batch_size=settings.max_batch_size)
-    for kind in KINDS:
-        location = settings.bundle_path(kind)
+    for fam in FAMILIES:
+        location = settings.bundle_path(fam.name)
         if location is None:
-            models.disabled.add(kind)
+            models.disabled.add(fam.name)
             continue
         try:
-            path = _local_bundle(settings, kind, location)
-            cls = Embedder if kind == "embed" else Reranker
-            model = cls.from_bundle(
-                path,
+            model: BundleModel = fam.model.from_bundle(
+                local_bundle(settings, fam.name, location),
                 session_config=session,
                 batch_policy=policy,
                 verify=settings.verify_bundles,
                 warmup=settings.warmup,
             )
         except EdgeEncodersError as exc:  # the details (paths, library text) go to the log only
-            models.errors[kind] = f"it failed to load ({exc.code}); the cause is in the server log"
-            log.error("cannot load the %s from %s: %s", _WHAT[kind], location, exc.message)
+            models.errors[fam.name] = f"it failed to load ({exc.code}); the cause is in the server log"
+            log.error("cannot load the %s from %s: %s", fam.what, location, exc.message)
             continue
         except Exception:
-            models.errors[kind] = "it failed to load; the cause is in the server log"
-            log.exception("cannot load the %s from %s", _WHAT[kind], location)
+            models.errors[fam.name] = "it failed to load; the cause is in the server log"
+            log.exception("cannot load the %s from %s", fam.what, location)
             continue
-        if isinstance(model, Embedder):
-            models.embedder = model
-        else:
-            models.reranker = model
+        models.loaded[fam.name] = model
     models.init_seconds = time.perf_counter() - started
     return models
-
-
-def _local_bundle(settings: Settings, kind: str, location: str) -> Path:
-    """The bundle folder on disk: the configured path, or a verified copy fetched from S3."""
-    if not settings.bundle_s3_uri:
-        return Path(location)
-    # imported here, not at the top, so a deployment without S3 bundles never imports boto3
-    from edge_encoders.s3_bundles import fetch_bundle
-
-    uri = f"{settings.bundle_s3_uri.rstrip('/')}/{kind}"
-    fetched: Path = fetch_bundle(uri, Path(settings.bundle_cache_dir) / kind)
-    return fetched

@@ -8,32 +8,30 @@ A request without a model (TEI, the native routes) gets the served model.
 
 from __future__ import annotations
 
+from typing import Any
+
+from edge_encoders.families import Family
 from handler.errors import ApiError
 from handler.state import AppState
 
-_WHAT = {"embed": "embedding", "rerank": "reranking"}
 
-
-def served_names(state: AppState, kind: str) -> list[str]:
-    """The names the loaded model of this kind answers to, its own name first (empty if none is loaded)."""
-    model = state.models.embedder if kind == "embed" else state.models.reranker
+def served_names(state: AppState, family: Family[Any]) -> list[str]:
+    """The names the loaded model of this family answers to, its own name first (empty if none is loaded)."""
+    model = state.models.get(family)
     if model is None:
         return []
     names = [model.manifest.name]
-    for alias in state.settings.model_aliases(kind):
+    for alias in state.settings.model_aliases(family.name):
         if alias not in names:
             names.append(alias)
     return names
 
 
-def check_model(state: AppState, kind: str, requested: str | None) -> str:
+def check_model(state: AppState, family: Family[Any], requested: str | None) -> str:
     """The name to echo back in the response; raises 404 model_not_found for a name this server does not serve."""
-    names = served_names(state, kind)
-    if not names:  # no model of this kind: let the route's own require_* say why (disabled / not loaded)
-        if kind == "embed":
-            state.models.require_embedder()
-        else:
-            state.models.require_reranker()
+    names = served_names(state, family)
+    if not names:  # no model of this family: require() says why (disabled / not loaded)
+        state.models.require(family)
         return requested or ""
     if requested in names:
         return str(requested)
@@ -44,5 +42,5 @@ def check_model(state: AppState, kind: str, requested: str | None) -> str:
         404,
         "model_not_found",
         f"The model {requested!r} does not exist or you do not have access to it; this server's "
-        f"{_WHAT[kind]} model answers to {known} (more names: EDGE_{kind.upper()}_MODEL_ALIASES)",
+        f"{family.what} answers to {known} (more names: EDGE_{family.name.upper()}_MODEL_ALIASES)",
     )

@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from edge_encoders.families import EMBED
 from edge_encoders.precision import Precision, quantize
 from handler import calls, dialect_calls
 from handler.errors import ApiError, error_responses
@@ -64,7 +65,7 @@ def _embed(
     body: CohereEmbedRequest, state: AppState, facts: RequestFacts, version: str
 ) -> CohereFloatsResponse | CohereByTypeResponse:
     texts = _texts(body)
-    check_model(state, "embed", body.model)
+    check_model(state, EMBED, body.model)
     if body.input_type == "image":
         raise ApiError(422, "images_not_supported", "input_type image is not supported: this server embeds text")
     manifest = state.models.require_embedder().manifest

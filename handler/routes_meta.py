@@ -6,10 +6,14 @@ Neither shows paths, library error text or the serving stack's versions (those g
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from fastapi import APIRouter
 
 import edge_encoders
-from edge_encoders import Manifest
+from edge_encoders.bundle_model import BundleModel
+from edge_encoders.families import FAMILIES, Family
 from handler import redact
 from handler.errors import ApiError, error_responses
 from handler.schemas import HealthResponse, InfoResponse, ModelInfo
@@ -35,12 +39,10 @@ async def health(state: StateDep) -> HealthResponse:
 async def info(state: StateDep) -> InfoResponse:
     """Each loaded bundle's manifest summary, the limits, and the versions serving them."""
     models: dict[str, ModelInfo] = {}
-    if state.models.embedder is not None:
-        e = state.models.embedder
-        models["embed"] = _model_info(e.manifest, e.variant, e.load_seconds)
-    if state.models.reranker is not None:
-        r = state.models.reranker
-        models["rerank"] = _model_info(r.manifest, r.variant, r.load_seconds)
+    for family in FAMILIES:
+        model = state.models.get(family)
+        if model is not None:
+            models[family.name] = _model_info(family, model)
     return InfoResponse(
         service="edge-encoders",
         version=edge_encoders.__version__,
@@ -52,20 +54,18 @@ async def info(state: StateDep) -> InfoResponse:
     )
 
 
-def _model_info(manifest: Manifest, variant: str, load_seconds: float) -> ModelInfo:
+def _model_info(family: Family[Any], model: BundleModel) -> ModelInfo:
+    """The manifest's common fields plus the ones its family shows (the other families' stay empty)."""
+    manifest = model.manifest
     return ModelInfo(
         name=manifest.name,
         kind=manifest.kind,
-        variant=variant,
+        variant=model.variant,
         max_seq_length=manifest.max_seq_length,
-        dimension=manifest.dimension,
-        pooling=manifest.pooling,
-        normalize=manifest.normalize if manifest.kind == "embed" else None,
-        prompts=dict(manifest.prompts),
-        activation=manifest.activation,
+        **{name: copy.copy(getattr(manifest, name)) for name in family.public_fields},
         source=redact.public(dict(manifest.source)),
         validation=redact.public(dict(manifest.validation)),
         build_key=manifest.build_key,
         created_at=manifest.created_at,
-        load_seconds=round(load_seconds, 4),
+        load_seconds=round(model.load_seconds, 4),
     )

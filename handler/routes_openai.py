@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from edge_encoders import Manifest
+from edge_encoders.families import EMBED, FAMILIES
 from edge_encoders.precision import Precision
 from handler import calls, dialect_calls
 from handler.errors import ApiError, error_responses
@@ -68,7 +69,7 @@ def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocum
 )
 def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings in OpenAI's shape; `encoding_format=base64` is little-endian float32, as openai-python expects."""
-    model = check_model(state, "embed", body.model)
+    model = check_model(state, EMBED, body.model)
     texts = _texts(body.input)
     manifest = state.models.require_embedder().manifest
     prompt = choose_prompt(manifest, body.task, JINA_TASKS, "task")
@@ -104,12 +105,12 @@ def _created(manifest: Manifest) -> int:
 
 def _models(state: AppState) -> list[OpenAIModel]:
     out = []
-    for kind in ("embed", "rerank"):
-        model = state.models.embedder if kind == "embed" else state.models.reranker
+    for family in FAMILIES:
+        model = state.models.get(family)
         if model is None:
             continue
         created = _created(model.manifest)
-        out += [OpenAIModel(id=name, created=created, owned_by="edge-encoders") for name in served_names(state, kind)]
+        out += [OpenAIModel(id=name, created=created, owned_by="edge-encoders") for name in served_names(state, family)]
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from edge_encoders.families import RERANK
 from handler import calls
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
@@ -56,7 +57,7 @@ def _field_text(value: Any) -> str:
 
 
 def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, return_default: bool) -> Response:
-    model = check_model(state, "rerank", body.model)
+    model = check_model(state, RERANK, body.model)
     documents = [document_text(d, i, body.rank_fields) for i, d in enumerate(body.documents)]
     result = calls.rerank(
         state,

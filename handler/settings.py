@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from edge_encoders import BatchPolicy
+from edge_encoders.families import family_names
 
 _RUNTIME_POLICY = BatchPolicy()  # the runtime's measured defaults (edge_encoders/batching.py)
 
@@ -143,10 +144,21 @@ class Settings:
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.bundle_s3_uri and not self.bundle_s3_uri.startswith("s3://"):
             raise SettingsError(f"{PREFIX}BUNDLE_S3_URI must look like s3://bucket/prefix")
+        for family in family_names():  # a registered family without its own settings fails here, named
+            self._per_family(family, "bundle")
+            self._per_family(family, "model_aliases")
 
-    def bundle_path(self, kind: str) -> str | None:
-        """The configured bundle location of 'embed' or 'rerank', or None when that model is turned off."""
-        raw = self.embed_bundle if kind == "embed" else self.rerank_bundle
+    def _per_family(self, family: str, suffix: str) -> str:
+        """The field `<family>_<suffix>` (e.g. rerank_bundle): each model family has its own EDGE_* settings."""
+        value = getattr(self, f"{family}_{suffix}", None)
+        if not isinstance(value, str):
+            name = f"{PREFIX}{family.upper()}_{suffix.upper()}"
+            raise SettingsError(f"no {name} setting: {family!r} is not a model family")
+        return value
+
+    def bundle_path(self, family: str) -> str | None:
+        """The configured bundle location of a model family (e.g. 'embed'), or None when that model is turned off."""
+        raw = self._per_family(family, "bundle")
         return None if raw.strip().lower() in _FALSE_WORDS else raw
 
     @property
@@ -169,9 +181,9 @@ class Settings:
     def _names(raw: str) -> tuple[str, ...]:
         return tuple(name.strip() for name in raw.split(",") if name.strip())
 
-    def model_aliases(self, kind: str) -> tuple[str, ...]:
-        """Extra model names of 'embed' or 'rerank' that requests may use (EDGE_*_MODEL_ALIASES)."""
-        return self._names(self.embed_model_aliases if kind == "embed" else self.rerank_model_aliases)
+    def model_aliases(self, family: str) -> tuple[str, ...]:
+        """Extra model names of a model family (e.g. 'embed') that requests may use (EDGE_<FAMILY>_MODEL_ALIASES)."""
+        return self._names(self._per_family(family, "model_aliases"))
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge_encoders.aws.s3_bundles import publish_bundle
 from edge_encoders.errors import EdgeEncodersError
-from edge_encoders.s3_bundles import publish_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 

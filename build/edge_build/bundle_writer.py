@@ -64,7 +64,7 @@ def write_bundle(dest: Path, spec: BundleSpec, *, link: bool = True) -> Manifest
 
     fields = get_family(spec.facts.kind).manifest_fields(spec.facts, spec.extra_prompts, set(spec.files))
     manifest = Manifest(
-        kind=spec.facts.kind,  # type: ignore[arg-type]
+        kind=spec.facts.kind,
         name=spec.name,
         max_seq_length=spec.facts.max_seq_length,
         input_names=list(spec.input_names),

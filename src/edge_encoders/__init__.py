@@ -4,7 +4,6 @@ Only onnxruntime, tokenizers and numpy are imported here; a test keeps it that w
 """
 
 from edge_encoders.batching import BatchPolicy
-from edge_encoders.bundle import Limits
 from edge_encoders.embedder import Embedder, EmbedResult
 from edge_encoders.errors import (
     BundleError,
@@ -22,6 +21,7 @@ from edge_encoders.errors import (
     UnboundedInputError,
 )
 from edge_encoders.manifest import Manifest, read_manifest
+from edge_encoders.request_checks import Limits
 from edge_encoders.reranker import Reranker, RerankHit, RerankResult
 from edge_encoders.session import SessionConfig, available_cpus
 from edge_encoders.stop import StopToken

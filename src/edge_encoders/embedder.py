@@ -6,8 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_encoders.bundle import (
-    BundleModel,
+from edge_encoders.bundle_model import BundleModel
+from edge_encoders.errors import InvalidArgumentError
+from edge_encoders.families.embed import EMBED
+from edge_encoders.pooling import normalize as l2_normalize
+from edge_encoders.pooling import pool
+from edge_encoders.precision import PRECISIONS, Precision, quantize, ranges_from
+from edge_encoders.request_checks import (
     Limits,
     check_count,
     check_texts,
@@ -15,10 +20,6 @@ from edge_encoders.bundle import (
     check_tokens_before,
     check_unicode,
 )
-from edge_encoders.errors import InvalidArgumentError
-from edge_encoders.pooling import normalize as l2_normalize
-from edge_encoders.pooling import pool
-from edge_encoders.precision import PRECISIONS, Precision, quantize, ranges_from
 from edge_encoders.stop import StopToken
 
 
@@ -37,7 +38,7 @@ class EmbedResult:
 class Embedder(BundleModel):
     """Serve an embed bundle; construct with from_bundle()."""
 
-    kind = "embed"
+    kind = EMBED.name
 
     def _after_load(self) -> None:
         manifest = self._bundle.manifest

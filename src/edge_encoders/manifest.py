@@ -19,7 +19,6 @@ from edge_encoders.hashing import sha256_file
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
-Kind = Literal["embed", "rerank"]
 Pooling = Literal["mean", "cls", "lasttoken"]
 Activation = Literal["sigmoid", "identity"]
 
@@ -39,7 +38,7 @@ class FileEntry:
 class Manifest:
     """Everything the runtime needs to serve a bundle; README.md's bundle section gives the field meanings."""
 
-    kind: Kind
+    kind: str  # the model family (edge_encoders.families): "embed" or "rerank" today
     name: str
     max_seq_length: int
     input_names: list[str]
@@ -49,14 +48,14 @@ class Manifest:
     files: dict[str, FileEntry]
     schema_version: int = SCHEMA_VERSION
     tokenizer_file: str = "tokenizer.json"
-    # embed only
+    # embed family (families/embed.py checks these)
     dimension: int | None = None
     pooling: Pooling | None = None
     normalize: bool = False
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
     calibration_file: str | None = None
-    # rerank only
+    # rerank family (families/rerank.py checks these)
     activation: Activation | None = None
     num_labels: int | None = None
     # per CPU architecture (platform.machine() value) -> {"variant": ..., "file": ...}; falls back to model_file
@@ -96,17 +95,13 @@ class Manifest:
         return manifest
 
     def _check(self, where: str) -> None:
-        if self.kind not in ("embed", "rerank"):
-            raise BundleError(f"{where}: kind must be 'embed' or 'rerank', got {self.kind!r}")
+        # Imported here: each family's module imports this one (for the field types it checks).
+        from edge_encoders.families import family
+
+        kind = family(self.kind, where=where)
         if self.max_seq_length <= 0:
             raise BundleError(f"{where}: max_seq_length must be positive")
-        if self.kind == "embed":
-            if self.pooling not in POOLING_MODES:
-                raise BundleError(f"{where}: pooling must be one of {POOLING_MODES}, got {self.pooling!r}")
-            if not self.dimension or self.dimension <= 0:
-                raise BundleError(f"{where}: embed bundles need a positive dimension")
-        if self.kind == "rerank" and self.activation not in ACTIVATIONS:
-            raise BundleError(f"{where}: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        kind.check_fields(self, where)
         for required in (self.model_file, self.tokenizer_file):
             if required not in self.files:
                 raise BundleError(f"{where}: {required} is not listed in files")

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_encoders.bundle import (
-    BundleModel,
+from edge_encoders.bundle_model import BundleModel
+from edge_encoders.errors import InputError, InvalidArgumentError
+from edge_encoders.families.rerank import RERANK
+from edge_encoders.request_checks import (
     Limits,
     check_count,
     check_texts,
@@ -15,7 +17,6 @@ from edge_encoders.bundle import (
     check_tokens_before,
     check_unicode,
 )
-from edge_encoders.errors import InputError, InvalidArgumentError
 from edge_encoders.stop import StopToken
 
 
@@ -47,7 +48,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Reranker(BundleModel):
     """Serve a rerank bundle; construct with from_bundle()."""
 
-    kind = "rerank"
+    kind = RERANK.name
 
     def _warm_up(self) -> None:
         self.score([("warm", "up")])

@@ -146,7 +146,7 @@ def test_bundles_from_s3_at_init(emulator: lem.LambdaEmulator, tmp_path: Path) -
     """EDGE_BUNDLE_S3_URI: init downloads and verifies both bundles (moto's S3 on 127.0.0.1), then serves."""
     boto3 = pytest.importorskip("boto3")
     moto_server = pytest.importorskip("moto.server")
-    from edge_encoders.s3_bundles import publish_bundle
+    from edge_encoders.aws.s3_bundles import publish_bundle
 
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("boto3")
 
-from edge_encoders import aws_clients
+from edge_encoders.aws import aws_clients
+from edge_encoders.aws.s3_bundles import fetch_bundle
 from edge_encoders.errors import BundleError
-from edge_encoders.s3_bundles import fetch_bundle
 from handler.auth import load_api_key
 from handler.settings import Settings
 

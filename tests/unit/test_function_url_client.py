@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from edge_encoders.function_url_client import FunctionUrlClient, FunctionUrlError, region_from_url
+from edge_encoders.aws.function_url_client import FunctionUrlClient, FunctionUrlError, region_from_url
 
 botocore_auth = pytest.importorskip("botocore.auth")
 from botocore.awsrequest import AWSRequest  # noqa: E402

@@ -92,9 +92,9 @@ def test_s3_bundle_uri_fetches_each_bundle_into_the_cache(monkeypatch: pytest.Mo
         calls.append((uri, dest))
         return embed if uri.endswith("/embed") else rerank
 
-    fake = types.ModuleType("edge_encoders.s3_bundles")
+    fake = types.ModuleType("edge_encoders.aws.s3_bundles")
     fake.fetch_bundle = fetch_bundle  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "edge_encoders.s3_bundles", fake)
+    monkeypatch.setitem(sys.modules, "edge_encoders.aws.s3_bundles", fake)
     models = load_models(settings(bundle_s3_uri="s3://bucket/bundles/", bundle_cache_dir=str(tmp_path), warmup=False))
     assert calls == [
         ("s3://bucket/bundles/embed", tmp_path / "embed"),

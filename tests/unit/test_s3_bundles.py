@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from edge_encoders.aws.s3_bundles import MARKER_NAME, fetch_bundle, parse_s3_uri, publish_bundle
 from edge_encoders.errors import BundleError
 from edge_encoders.manifest import Manifest, file_entry, read_manifest
-from edge_encoders.s3_bundles import MARKER_NAME, fetch_bundle, parse_s3_uri, publish_bundle
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")

@@ -70,7 +70,7 @@ class S3Store:
     """Keys under s3://bucket/prefix; the client is boto3's default (AWS_ENDPOINT_URL_S3 is honoured)."""
 
     def __init__(self, uri: str, client: Any | None = None) -> None:
-        from edge_encoders.s3_bundles import parse_s3_uri
+        from edge_encoders.aws.s3_bundles import parse_s3_uri
 
         try:
             self.bucket, self.prefix = parse_s3_uri(uri)

@@ -59,7 +59,7 @@ def _s3_client(client: Any | None) -> Any:
             "bundles from S3 need boto3, which is not installed: `pip install edge-encoders[aws]` "
             "(the AWS Lambda base image ships it)"
         ) from None
-    from edge_encoders.aws_clients import client as aws_client
+    from edge_encoders.aws.aws_clients import client as aws_client
 
     return aws_client("s3")
 
