@@ -8,7 +8,8 @@ Runtime Interface Emulator), one embed event. Reported per configuration (median
 start to the handler ready (interpreter, imports, model loads, warm-up: what Lambda's INIT spends in the
 function), init_ms = the model loads alone, first_answer_ms = `podman run` to the first answer; with the
 image's entry point handler.lambda_main also its phase_* figures (start, imports, models, app, ready, cpu);
-cpu_ms_init_and_first_invoke = CPU time of the function's process after its first answer (any entry point).
+first_invoke_ms = the first request's duration in the function (its access log line); cpu_ms_init_and_first_invoke
+= CPU time of the function's process after its first answer (any entry point).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def cold_start(image: str, env: dict[str, str], event: dict[str, Any]) -> dict[s
         first = (time.perf_counter() - started) * 1000
         record = _init_record(name)
         figures = {"process_ms": record["process_ms"], "init_ms": record["init_ms"], "first_answer_ms": round(first, 1)}
+        request = _init_record(name, "request")  # the first (cold) request's own line
+        figures["first_invoke_ms"] = request["duration_ms"]
         cpu = _function_cpu_ms(name)
         if cpu is not None:
             figures["cpu_ms_init_and_first_invoke"] = cpu

@@ -176,9 +176,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(
-    image: str, *extra: str, port: int = 8080, command: tuple[str, ...] = ()
-) -> Iterator[tuple[str, str]]:
+def running(image: str, *extra: str, port: int = 8080, command: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """`podman run -d` with the container's port published on 127.0.0.1; yields (base URL, container name).
     `command` replaces the image's CMD (for a Lambda image: the handler). The container is removed afterwards
     (its logs stay readable until then)."""
