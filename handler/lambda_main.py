@@ -2,9 +2,10 @@
 `handler.app.handler`, built with less work in the INIT phase, and a log line saying where the INIT went.
 
 What it leaves out: FastAPI checks every route's models against pydantic.v1 (for a migration error message) and
-that first check imports the whole legacy pydantic.v1 package, about a tenth of the INIT's import time. This
-app defines no v1 models, so pydantic.v1 is marked as not importable before FastAPI loads; FastAPI's check
-then answers "not a v1 model" at once, as it would without the package. Nothing else changes: same routes,
+that first check imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of
+wall time on a busy host, about 3% of the imports). This app defines no v1 models, so pydantic.v1 is marked as
+not importable before FastAPI loads; FastAPI's check then answers "not a v1 model" at once, as it would
+without the package. Nothing else changes: same routes,
 same validation, same answers (tests/unit/test_lambda_main.py).
 
 `handler` is built on first access, like `handler.app.handler`: the Lambda runtime resolves it during INIT.
