@@ -108,9 +108,10 @@ def _spearman(a: Any, b: Any) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def compare(kind: str, arm: list[Any], ref: list[Any], sizes: list[int]) -> dict[str, float]:
+def compare(kind: str, arm: list[Any], ref: list[Any], sizes: list[int], tie: float = 0.0) -> dict[str, float]:
     """Cosine (embed) or per-query Spearman and top-1 agreement (rerank) of outputs against a reference; for
-    top-1 flips, the largest gap the reference put between its top passage and the one chosen instead."""
+    top-1 flips, the largest gap the reference put between its top passage and the one chosen instead. A flip
+    whose reference gap is at most `tie` counts as agreement (two passages the reference scores as equal)."""
     import numpy as np
 
     a, r = np.asarray(arm, dtype=np.float64), np.asarray(ref, dtype=np.float64)
@@ -122,9 +123,10 @@ def compare(kind: str, arm: list[Any], ref: list[Any], sizes: list[int]) -> dict
     for lo, hi in itertools.pairwise(bounds):
         rho.append(_spearman(a[lo:hi], r[lo:hi]))
         mine, theirs = int(np.argmax(a[lo:hi])), int(np.argmax(r[lo:hi]))
-        top1.append(int(mine == theirs))
-        if mine != theirs:  # how close the reference itself put the two passages: a near tie, or not
-            margins.append(float(r[lo + theirs] - r[lo + mine]))
+        margin = float(r[lo + theirs] - r[lo + mine])  # how close the reference put the two: a near tie, or not
+        top1.append(int(mine == theirs or margin <= tie))
+        if mine != theirs:
+            margins.append(margin)
     out = {"spearman_mean": float(np.mean(rho)), "spearman_min": float(np.min(rho)), "top1": float(np.mean(top1))}
     if margins:
         out["top1_flip_max_reference_margin"] = max(margins)
@@ -180,14 +182,14 @@ def host(args: argparse.Namespace) -> int:
         arm_file = bundle / manifest.get("arch_variants", {}).get("aarch64", {}).get("file", manifest["model_file"])
         fp32 = outputs_here(bundle, fp32_file(bundle), embed_texts, pairs)
         same_file_x86 = outputs_here(bundle, arm_file, embed_texts, pairs)
-        metrics = compare(kind, outputs, fp32, sizes)
-        x86 = compare(kind, same_file_x86, fp32, sizes)
+        metrics = compare(kind, outputs, fp32, sizes, args.tie)
+        x86 = compare(kind, same_file_x86, fp32, sizes, args.tie)
         failures += gates_missed(kind, metrics, x86, gates)
         report[kind] = {
             "variant": variant,
             "arm64_vs_fp32": {k: round(v, 5) for k, v in metrics.items()},
             "same_file_x86_vs_fp32": {k: round(v, 5) for k, v in x86.items()},
-            "arm64_vs_x86": {k: round(v, 5) for k, v in compare(kind, outputs, same_file_x86, sizes).items()},
+            "arm64_vs_x86": {k: round(v, 5) for k, v in compare(kind, outputs, same_file_x86, sizes, args.tie).items()},
         }
     report["gates"] = failures or "hold"
     print(json.dumps(report, indent=1))
@@ -198,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=64, help="embed texts from the validation set")
     parser.add_argument("--queries", type=int, default=8, help="rerank queries (with all their passages)")
+    parser.add_argument(
+        "--tie", type=float, default=1e-3, help="reranker top-1: a flip within this reference score gap is a tie"
+    )
     parser.add_argument("--bundles", type=Path, default=REPO / "artifacts", help="folder holding embed/ and rerank/")
     parser.add_argument("--emulated", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

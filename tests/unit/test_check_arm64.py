@@ -28,6 +28,8 @@ def test_rerank_ranks_top1_and_the_margin_of_a_flip() -> None:
     assert metrics["top1"] == 0.5
     assert metrics["spearman_min"] == pytest.approx(-1.0)
     assert metrics["top1_flip_max_reference_margin"] == pytest.approx(0.05)
+    assert check_arm64.compare("rerank", [0.3, 0.4], [0.35, 0.30], [2], tie=0.06)["top1"] == 1.0  # a near tie
+    assert check_arm64.compare("rerank", [0.3, 0.4], [0.35, 0.30], [2], tie=0.04)["top1"] == 0.0
 
 
 def test_a_gate_fails_only_where_arm64_is_below_it_and_below_x86() -> None:
