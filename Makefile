@@ -19,7 +19,7 @@ PORT ?= 8080
 EXPORT_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak test-image image-server run-server bulk
+.PHONY: help setup export serve test unit lint fmt bench bench-quick demo invoke-local tools image invoke deploy publish clean soak test-image image-server run-server bulk check-arm64
 
 # Lambda / SAM. image and invoke need a container engine (DOCKER=podman works: `make test-image` runs both
 # with podman), deploy also AWS credentials. samconfig.toml keeps one config env per architecture, so
@@ -112,6 +112,11 @@ run-server: image-server ## run the server image on 127.0.0.1:PORT (read-only ro
 
 test-image: setup tools export ## image tier: podman stand-in base, make image, sam build + sam local invoke of events/
 	$(VENV)/bin/pytest tests/image $(PYTEST_ARGS)
+
+ARM64_ARGS ?=
+check-arm64: setup export ## arm64 variant under qemu-user (aarch64 onnxruntime) vs x86 fp32 on validation texts; slow, not in test
+	bash scripts/arm64/setup.sh
+	$(PY) scripts/check_arm64.py $(ARM64_ARGS)
 
 SOAK_ARGS ?=
 soak: setup export ## 10 minutes of mixed + hostile traffic at concurrency 64 on uvicorn; prints RSS over time and the targets

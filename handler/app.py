@@ -39,6 +39,7 @@ from handler.dialects import DialectMiddleware
 from handler.loaded_models import Models, load_models
 from handler.middleware import EdgeMiddleware
 from handler.observability import AccessLog
+from handler.process_clock import process_age_ms
 from handler.prometheus import Metrics
 from handler.settings import Settings, SettingsError
 from handler.state import AppState
@@ -161,18 +162,6 @@ def _event_error(status: int, code: str, message: str) -> dict[str, Any]:
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
-
-
-def process_age_ms() -> float | None:
-    """Milliseconds since this process started (Linux, 10 ms resolution): interpreter start, imports and model
-    loads, i.e. what a Lambda INIT phase spends in the function. None where /proc cannot tell."""
-    try:
-        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
-            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
-            now_s = float(uptime.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return round((now_s - start_ticks / os.sysconf("SC_CLK_TCK")) * 1000, 1)
 
 
 _PACKAGES = ("onnxruntime", "tokenizers", "numpy", "fastapi", "pydantic", "mangum")

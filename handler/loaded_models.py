@@ -126,6 +126,7 @@ def load_models(settings: Settings) -> Models:
         intra_op_threads=settings.threads or None,
         cpu_mem_arena=settings.cpu_mem_arena,
         arena_shrinkage=settings.arena_shrinkage,
+        allow_spinning=settings.thread_spinning,
     )
     policy = BatchPolicy(token_budget=settings.token_budget, max_batch_size=settings.max_batch_size)
     for fam in FAMILIES:

@@ -45,6 +45,7 @@ class Settings:
 
     # onnxruntime and batching
     threads: int = 0  # intra-op threads; 0 = the CPUs this process may really use
+    thread_spinning: bool = True  # idle onnxruntime threads spin before sleeping (the Lambda image turns it off)
     cpu_mem_arena: bool = True
     # Hand the arena's unused chunks back after every run: measured with malloc_trim after a large request,
     # RSS came back to warm (-35 MB) as with no arena, while the arena alone kept +35 MB; speed within noise.

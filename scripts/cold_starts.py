@@ -6,7 +6,10 @@ is shared and noisy: compare within a run, not across runs).
 Each cold start is a fresh container (read-only root, /tmp tmpfs, 2 GB) under the image's own entrypoint (the
 Runtime Interface Emulator), one embed event. Reported per configuration (medians, ms): process_ms = Python
 start to the handler ready (interpreter, imports, model loads, warm-up: what Lambda's INIT spends in the
-function), init_ms = the model loads alone, first_answer_ms = `podman run` to the first answer.
+function), init_ms = the model loads alone, first_answer_ms = `podman run` to the first answer; with the
+image's entry point handler.lambda_main also its phase_* figures (start, imports, models, app, ready, cpu);
+first_invoke_ms = the first request's duration in the function (its access log line); cpu_ms_init_and_first_invoke
+= CPU time of the function's process after its first answer (any entry point).
 """
 
 from __future__ import annotations
@@ -25,28 +28,52 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 DEFAULT_CONFIGS: dict[str, dict[str, str]] = {"image as built": {}}
 
 
-def _init_record(name: str) -> dict[str, Any]:
+def _init_record(name: str, event: str = "init") -> dict[str, Any]:
+    """The function's {"event": "init"} line (or another event's), from the container's log."""
     logs = ih.run(["podman", "logs", name])
-    match = re.search(r"(\{\"event\":\"init\".*\})", logs.stdout + logs.stderr)
+    match = re.search(r'(\{"event":"' + re.escape(event) + r'".*\})', logs.stdout + logs.stderr)
     if not match:
-        raise RuntimeError(f"no init record in the log:\n{(logs.stdout + logs.stderr)[-1500:]}")
+        raise RuntimeError(f"no {event} record in the log:\n{(logs.stdout + logs.stderr)[-1500:]}")
     record: dict[str, Any] = json.loads(match.group(1))
     return record
+
+
+def _function_cpu_ms(name: str) -> float | None:
+    """CPU time (user + system, all threads) of the function's Python process in the container so far: a figure
+    that contention on a shared host inflates far less than wall time."""
+    proc = ih.run(["podman", "exec", name, "sh", "-c", "cat /proc/[0-9]*/stat"], check=False)
+    for line in proc.stdout.splitlines():
+        comm, _, rest = line.partition(")")
+        if "python" in comm:
+            fields = rest.split()
+            return (int(fields[11]) + int(fields[12])) * 10.0  # utime + stime, 100 ticks per second
+    return None
 
 
 def cold_start(image: str, env: dict[str, str], event: dict[str, Any]) -> dict[str, float]:
     extra = ["--read-only", "--tmpfs", "/tmp", "--memory", "2g"]
     image = env.get("IMAGE", image)  # IMAGE=<tag> in a config: another image (e.g. one built without a step)
+    command = (env["CMD"],) if "CMD" in env else ()  # CMD=<module.handler>: another entry point
     for key, value in env.items():
-        if key == "IMAGE":
+        if key in ("IMAGE", "CMD"):
             continue
         extra += ["-e", f"{key}={value}"]
     started = time.perf_counter()
-    with ih.running(image, *extra) as (base, name):
+    with ih.running(image, *extra, command=command) as (base, name):
         ih.first_answer(base + INVOKE_PATH, event)
         first = (time.perf_counter() - started) * 1000
         record = _init_record(name)
-    return {"process_ms": record["process_ms"], "init_ms": record["init_ms"], "first_answer_ms": round(first, 1)}
+        figures = {"process_ms": record["process_ms"], "init_ms": record["init_ms"], "first_answer_ms": round(first, 1)}
+        request = _init_record(name, "request")  # the first (cold) request's own line
+        figures["first_invoke_ms"] = request["duration_ms"]
+        cpu = _function_cpu_ms(name)
+        if cpu is not None:
+            figures["cpu_ms_init_and_first_invoke"] = cpu
+        try:  # the phases line of handler.lambda_main; images with another entry point have none
+            phases = _init_record(name, "init_phases")
+        except RuntimeError:
+            return figures
+    return {**figures, **{f"phase_{k}": v for k, v in phases.items() if k != "event" and v is not None}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--image", default="edge-encoders:x86_64")
     parser.add_argument(
-        "--config", action="append", default=[], help="NAME=KEY=VALUE[,...]; IMAGE=<tag> picks another image"
+        "--config",
+        action="append",
+        default=[],
+        help="NAME=KEY=VALUE[,...]; IMAGE=<tag> another image, CMD=<handler> another entry point",
     )
     args = parser.parse_args(argv)
     configs = dict(DEFAULT_CONFIGS)
@@ -67,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, env in configs.items():  # interleaved: drift on the machine hits every config alike
             samples[name].append(cold_start(args.image, env, event))
     summary = {
-        name: {key: round(statistics.median(s[key] for s in runs), 1) for key in runs[0]}
+        name: {key: round(statistics.median(s[key] for s in runs), 1) for key in runs[0] if all(key in s for s in runs)}
         for name, runs in samples.items()
     }
     print(json.dumps({"runs": args.runs, "image": args.image, "median": summary}, indent=1))

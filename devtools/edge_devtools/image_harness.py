@@ -176,12 +176,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(image: str, *extra: str, port: int = 8080) -> Iterator[tuple[str, str]]:
+def running(image: str, *extra: str, port: int = 8080, command: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """`podman run -d` with the container's port published on 127.0.0.1; yields (base URL, container name).
-    The container is removed afterwards (its logs stay readable until then)."""
+    `command` replaces the image's CMD (for a Lambda image: the handler). The container is removed afterwards
+    (its logs stay readable until then)."""
     host_port = free_port()
     name = f"edge-encoders-test-{host_port}"
-    run(["podman", "run", "-d", "--name", name, "-p", f"127.0.0.1:{host_port}:{port}", *extra, image], timeout=120)
+    ports = ["-p", f"127.0.0.1:{host_port}:{port}"]
+    run(["podman", "run", "-d", "--name", name, *ports, *extra, image, *command], timeout=120)
     try:
         yield f"http://127.0.0.1:{host_port}", name
     finally:

@@ -75,20 +75,20 @@ def test_sam_local_invoke_answers_every_event(
     report(**{f"sam_local_invoke_s[{event_file.name}]": round(seconds, 1)})
 
 
-def _init_record(name: str) -> dict[str, Any]:
+def _init_record(name: str, event: str = "init") -> dict[str, Any]:
     logs = ih.run(["podman", "logs", name], timeout=60)
     for line in (logs.stdout + logs.stderr).splitlines():
-        match = re.search(r"(\{\"event\":\"init\".*\})", line)
+        match = re.search(r'(\{"event":"' + re.escape(event) + r'".*\})', line)
         if match:
             record: dict[str, Any] = json.loads(match.group(1))
             return record
-    raise AssertionError(f"no init record in the function's log:\n{(logs.stdout + logs.stderr)[-2000:]}")
+    raise AssertionError(f"no {event} record in the function's log:\n{(logs.stdout + logs.stderr)[-2000:]}")
 
 
 def test_cold_starts_read_only_root(lambda_image: str, reference: tuple[Embedder, Reranker]) -> None:
     """Three cold starts as Lambda runs the image: read-only root, /tmp the only writable place."""
     event = json.loads((ih.REPO / "events" / "embed.json").read_text())
-    first_answer, init_ms, process_ms = [], [], []
+    first_answer, init_ms, process_ms, phases = [], [], [], []
     for _ in range(3):
         started = time.perf_counter()
         with ih.running(lambda_image, "--read-only", "--tmpfs", "/tmp", "--memory", "2g") as (base, name):
@@ -100,10 +100,16 @@ def test_cold_starts_read_only_root(lambda_image: str, reference: tuple[Embedder
             assert record["failed"] == {}, record
             init_ms.append(record["init_ms"])
             process_ms.append(record.get("process_ms"))
+            phases.append(_init_record(name, "init_phases"))  # handler.lambda_main, the image's entry point
     report(
         cold_start_first_answer_s=[round(s, 2) for s in first_answer],
         cold_start_models_init_ms_median=round(statistics.median(init_ms), 1),
         cold_start_process_to_ready_ms=process_ms,
+        cold_start_init_phases_ms_median={
+            key: round(statistics.median(p[key] for p in phases), 1)
+            for key in ("start_ms", "imports_ms", "models_ms", "app_ms", "ready_ms", "imports_cpu_ms", "cpu_ms")
+            if all(p.get(key) is not None for p in phases)
+        },
     )
 
 

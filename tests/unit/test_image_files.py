@@ -48,7 +48,7 @@ def test_dockerfile_layer_order_and_entry_point() -> None:
     ]
     assert order == sorted(order), "dependencies, then code, then bundles"
     assert "HF_HUB_OFFLINE=1" in DOCKERFILE
-    assert DOCKERFILE.rstrip().endswith('CMD ["handler.app.handler"]')
+    assert DOCKERFILE.rstrip().endswith('CMD ["handler.lambda_main.handler"]')
 
 
 def test_dockerignore_keeps_the_context_small() -> None:

@@ -1,0 +1,99 @@
+"""The Lambda image's entry point (handler.lambda_main) answers exactly as handler.app.handler does, without
+importing pydantic.v1, and logs the INIT's phases.
+
+Each entry point runs in a fresh interpreter, as the Lambda runtime starts it: the pydantic.v1 guard acts at
+import time, and this pytest process has long imported FastAPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers.toy_handler import bundle_paths
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+import {module} as entry
+lambda_handler = entry.handler
+answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
+v1 = sys.modules.get("pydantic.v1")
+print("PROBE" + json.dumps({{"answers": answers, "pydantic_v1_loaded": v1 is not None}}))
+"""
+
+
+def _event(method: str, path: str, body: object = None) -> dict[str, object]:
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}},
+    }
+
+
+EVENTS = [
+    _event("POST", "/native/embed", {"inputs": ["hello world", "a second text"]}),
+    _event("POST", "/v1/embeddings", {"input": "hello", "model": "no-such-model"}),  # the same 404 body
+    _event("POST", "/v1/embed", {"texts": ["hi"], "input_type": "search_query", "embedding_types": ["int8"]}),
+    _event("POST", "/rerank", {"query": "what is onnx", "texts": ["ONNX is a format", "bananas"]}),
+    _event("POST", "/native/embed", {"inputs": 3}),  # a validation error: the same 422 body
+    _event("GET", "/openapi.json"),
+    _event("GET", "/health"),
+]
+
+
+def _run(module: str) -> tuple[dict[str, object], str]:
+    embed, rerank = bundle_paths()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_")},
+        "EDGE_EMBED_BUNDLE": str(embed),
+        "EDGE_RERANK_BUNDLE": str(rerank),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module)],
+        input=json.dumps(EVENTS),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before, probe = proc.stdout.split("PROBE", 1)
+    result: dict[str, object] = json.loads(probe)
+    return result, before
+
+
+def _comparable(answer: dict[str, object]) -> dict[str, object]:
+    """An answer without what differs per call (request ids, timings)."""
+    headers = {k: v for k, v in dict(answer["headers"]).items() if k not in ("x-request-id", "x-compute-time")}  # type: ignore[call-overload]
+    body = json.loads(str(answer["body"]))
+    if isinstance(body, dict):
+        body.pop("id", None)  # Cohere's per-response id
+    return {"status": answer["statusCode"], "headers": headers, "body": body}
+
+
+def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
+    plain, _ = _run("handler.app")
+    lean, log = _run("handler.lambda_main")
+    assert plain["pydantic_v1_loaded"] is True  # the saving is real: FastAPI's check imports it otherwise
+    assert lean["pydantic_v1_loaded"] is False
+    statuses = [a["statusCode"] for a in lean["answers"]]  # type: ignore[attr-defined]
+    assert statuses == [200, 404, 200, 200, 422, 200, 200], statuses
+    for mine, theirs in zip(lean["answers"], plain["answers"], strict=True):  # type: ignore[call-overload]
+        assert _comparable(mine) == _comparable(theirs)
+    phases = [json.loads(line) for line in log.splitlines() if line.startswith('{"event":"init_phases"')]
+    assert len(phases) == 1, log[-2000:]
+    record = phases[0]
+    for key in ("imports_ms", "models_ms", "app_ms", "cpu_ms"):
+        assert isinstance(record[key], float) and record[key] >= 0, record
+    assert record["ready_ms"] >= record["imports_ms"] + record["models_ms"], record
