@@ -24,6 +24,7 @@ KNOWN_VARIANTS: tuple[str, ...] = (
     "fp32",
     "O3",
     "int8-rowwise",
+    "int8-hybrid",
     "int8-rowwise-plain",
     "int8-nbits8",
     "int8-dynamic",
