@@ -7,7 +7,7 @@ shared: the least is the one least disturbed), and sums by operator type. It als
 type remain after onnxruntime's optimization, i.e. which fusions fired (Attention, SkipLayerNormalization,
 BiasGelu, Gelu, ...).
 
-    python -m bench.opprofile [embed|rerank] [variant ...]      (default: embed; fp32, O3 and int8-rowwise)
+    python -m bench.opprofile [embed|rerank] [variant ...]      (default: embed; fp32, O3, int8-rowwise and int8-hybrid)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bench.cputime import _inputs, _stage
 
 REPEATS = 3
 TOP = 12
-DEFAULT_VARIANTS = ("fp32", "O3", "int8-rowwise")
+DEFAULT_VARIANTS = ("fp32", "O3", "int8-rowwise", "int8-hybrid")
 
 
 def _session(model: Path, profile_prefix: str | None = None, optimized: Path | None = None) -> object:
