@@ -12,11 +12,19 @@ weight MatMul ``y = x @ W`` becomes
 All integer arithmetic is exact, so the result is the same whatever else is in the batch. U8S8 with a scalar
 zero point is the combination onnxruntime's x86 int8 GEMM runs fast (S8S8 and a per-row zero point do not).
 Consumers of the same activation (Q, K and V) share one smoothing vector and one quantized copy.
+
+Optionally (plan.static_after) activations made by LayerNorm get one calibrated scale instead of one per row:
+
+    q   = QuantizeLinear(x * (1/(s*t)), 1, 128)      t = max over calibration of max|x_j / s_j|, / 127
+    y   = MatMulIntegerToFloat(q, Wq, t, c, 128, b)  the GEMM's epilogue applies both scales and the bias
+
+Still batch-invariant (constants only), with two nodes per activation instead of seven and no rescale after
+the GEMM; the outlier-heavy inputs (attention context, GELU output) keep their per-row scale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +52,8 @@ class RowQuantPlan:
     exclude: set[str] = field(default_factory=set)  # node names left in fp32
     smooth_only_after: frozenset[str] | None = None  # smooth only activations made by these op types (None: all)
     embeddings: bool = True  # word-embedding table as int8 rows too
+    static_after: frozenset[str] | None = None  # activations made by these op types: one calibrated scale
+    static_margin: float = 1.0  # static range = calibration max x this
 
 
 def weight_matmuls(model: object) -> list[WeightMatMul]:
@@ -195,12 +205,20 @@ def rewrite(model: object, maxima: dict[str, np.ndarray], plan: RowQuantPlan) ->
     one, zero_u8 = const(np.array(1.0, np.float32)), const(np.array(128, np.uint8))
     k127, eps = const(np.array(127.0, np.float32)), const(np.array(EPS, np.float32))
     axes = const(np.array([-1], np.int64))
-    replaced: dict[str, list[onnx.NodeProto]] = {}  # node name -> nodes that replace it
+    replaced: dict[str, list[object]] = {}  # node name -> nodes that replace it
     for activation, consumers in by_activation.items():
         weights = [numpy_helper.to_array(inits[m.weight]).astype(np.float32) for m in consumers]
         nodes: list[onnx.NodeProto] = []
         x = activation
         wanted = smooth_after is None or producer.get(activation) in smooth_after
+        static = plan.static_after is not None and producer.get(activation) in plan.static_after
+        if static and plan.alpha is not None and activation in maxima:
+            s = smoothing_scales(maxima[activation], weights, plan.alpha)
+            step = max(float(np.max(maxima[activation] / s)) * plan.static_margin / 127.0, EPS)
+            chain = _static_chain(graph, inits, activation, consumers, weights, s, step, const, fresh)
+            for name, new in chain.items():
+                replaced.setdefault(name, []).extend(new)
+            continue
         if plan.alpha is not None and activation in maxima and wanted:
             s = smoothing_scales(maxima[activation], weights, plan.alpha)
             weights = [w * s[:, None] for w in weights]
@@ -237,6 +255,64 @@ def rewrite(model: object, maxima: dict[str, np.ndarray], plan: RowQuantPlan) ->
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):  # type: ignore[attr-defined]
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))  # type: ignore[attr-defined]
     return model
+
+
+def _static_chain(
+    graph: object,
+    inits: Mapping[str, object],
+    activation: str,
+    consumers: Sequence[WeightMatMul],
+    weights: Sequence[np.ndarray],
+    s: np.ndarray,
+    step: float,
+    const: Callable[[np.ndarray], str],
+    fresh: Iterator[str],
+) -> dict[str, list[object]]:
+    """x -> Mul(1/(s*step)) -> QuantizeLinear(1, 128) -> MatMulIntegerToFloat(step, c, bias) per consumer.
+
+    Why: a LayerNorm output is bounded (|gamma| x sqrt(width) + |beta|) and its range varies little between
+    texts, so one calibrated range per tensor after SmoothQuant is about as faithful as a range per row. It drops
+    the row-max chain (Abs, ReduceMax, Max, Div, Mul) and the rescale Mul after each GEMM, and a constant scale
+    lets the GEMM add the bias itself. Every element is quantized with constants only, so the result cannot
+    depend on the rest of the batch.
+    (A per-axis QuantizeLinear with the vector s*step would be one node less, but runs far slower.)
+    """
+    from onnx import helper
+
+    xs, q = next(fresh), next(fresh)
+    one, zero_u8 = const(np.array(1.0, np.float32)), const(np.array(128, np.uint8))
+    nodes: dict[str, list[object]] = {consumers[0].node_name: []}
+    first = nodes[consumers[0].node_name]
+    first.append(helper.make_node("Mul", [activation, const((1.0 / (s * step)).astype(np.float32))], [xs], name=xs))
+    first.append(helper.make_node("QuantizeLinear", [xs, one, zero_u8], [q], name=q))
+    a_step = const(np.array(step, np.float32))
+    for m, w in zip(consumers, weights, strict=True):
+        wq, col = quantize_columns(w * s[:, None])
+        inputs, output = [q, const(wq), a_step, const(col), zero_u8], m.output
+        add = _bias_add(graph, m, inits, w.shape[1])
+        if add is not None:  # the GEMM adds the bias itself: one pass over the output less
+            inputs += ["", add.input[1] if add.input[0] == m.output else add.input[0]]  # type: ignore[attr-defined]
+            output = add.output[0]  # type: ignore[attr-defined]
+            nodes[add.name] = []  # type: ignore[attr-defined]
+        mm = helper.make_node("MatMulIntegerToFloat", inputs, [output], name=f"{m.node_name}_static", domain=MS_DOMAIN)
+        nodes.setdefault(m.node_name, []).append(mm)
+    return nodes
+
+
+def _bias_add(graph: object, m: WeightMatMul, inits: Mapping[str, object], n: int) -> object | None:
+    """The Add of a 1-D float bias of length n that is the only reader of m's output, if there is one."""
+    from onnx import TensorProto
+
+    readers = [node for node in graph.node if m.output in node.input]  # type: ignore[attr-defined]
+    outputs = {o.name for o in graph.output}  # type: ignore[attr-defined]
+    if len(readers) != 1 or m.output in outputs or readers[0].op_type != "Add" or not readers[0].name:
+        return None
+    add = readers[0]
+    other = add.input[1] if add.input[0] == m.output else add.input[0]
+    bias = inits.get(other)
+    if bias is None or list(bias.dims) != [n] or bias.data_type != TensorProto.FLOAT:  # type: ignore[attr-defined]
+        return None
+    return add
 
 
 def quantize_embedding_tables(model: object, min_rows: int = 4096) -> int:

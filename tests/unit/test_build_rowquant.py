@@ -18,8 +18,11 @@ from edge_build import nbits, rowquant  # noqa: E402
 HIDDEN, FFN = 32, 64
 
 
-def _toy(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """x -> MatMul(W1) -> Add(b1) -> Relu -> MatMul(W2) ; x also -> MatMul(W3) (a second consumer of x)."""
+def _toy(path: Path, rng: np.random.Generator, layernorm: bool = False) -> dict[str, np.ndarray]:
+    """x -> MatMul(W1) -> Add(b1) -> Relu -> MatMul(W2) ; x also -> MatMul(W3) (a second consumer of x).
+
+    layernorm: x is first normalized (LayerNormalization with gamma g, beta be), as in a BERT layer.
+    """
     from onnx import TensorProto, helper, numpy_helper
 
     w = {
@@ -28,7 +31,14 @@ def _toy(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "W2": rng.normal(size=(FFN, HIDDEN)).astype(np.float32) * 0.2,
         "W3": rng.normal(size=(HIDDEN, HIDDEN)).astype(np.float32) * 0.2,
     }
+    first: list[object] = []
+    if layernorm:
+        w["g"] = (1.0 + rng.normal(size=(HIDDEN,)) * 0.1).astype(np.float32)
+        w["g"][3] = 20.0  # an outlier channel, as BERT's LayerNorm outputs have
+        w["be"] = (rng.normal(size=(HIDDEN,)) * 0.1).astype(np.float32)
+        first = [helper.make_node("LayerNormalization", ["x0", "g", "be"], ["x"], name="ln", axis=-1)]
     nodes = [
+        *first,
         helper.make_node("MatMul", ["x", "W1"], ["h1"], name="mm1"),
         helper.make_node("Add", ["h1", "b1"], ["h2"], name="add1"),
         helper.make_node("Relu", ["h2"], ["h3"], name="relu"),
@@ -38,7 +48,7 @@ def _toy(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
     graph = helper.make_graph(
         nodes,
         "toy",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", HIDDEN])],
+        [helper.make_tensor_value_info("x0" if layernorm else "x", TensorProto.FLOAT, ["batch", "seq", HIDDEN])],
         [
             helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", HIDDEN]),
             helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", "seq", HIDDEN]),
@@ -50,12 +60,15 @@ def _toy(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _reference(w: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if "g" in w:
+        x = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w["g"] + w["be"]
     return np.maximum(x @ w["W1"] + w["b1"], 0) @ w["W2"], x @ w["W3"]
 
 
 def _run(path: Path, x: np.ndarray) -> list[np.ndarray]:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(["y", "z"], {"x": x})
+    name = session.get_inputs()[0].name
+    return session.run(["y", "z"], {name: x})
 
 
 def _inputs(rng: np.random.Generator, batch: int = 4, seq: int = 6) -> np.ndarray:
@@ -90,6 +103,32 @@ def test_rowwise_matches_float_and_is_batch_invariant(tmp_path: Path, alpha: flo
         in_company = _run(out, loud)
         for a, b in zip(alone, in_company, strict=True):
             np.testing.assert_array_equal(a[0], b[row])
+
+
+def test_static_layernorm_scale_matches_float_and_is_batch_invariant(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    w = _toy(tmp_path / "toy.onnx", rng, layernorm=True)
+    calib = [{"x0": _inputs(rng, 1, 8)} for _ in range(8)]
+    out = tmp_path / "static.onnx"
+    plan = rowquant.RowQuantPlan(alpha=0.7, static_after=frozenset({"LayerNormalization"}))
+    rowquant.build_rowwise(tmp_path / "toy.onnx", out, iter(calib), plan)
+    nodes = onnx.load(str(out)).graph.node
+    ops = [n.op_type for n in nodes]
+    assert ops.count("MatMulIntegerToFloat") == 3 and "MatMul" not in ops
+    # one per-row chain (the Relu output) and one static quantization (the LayerNorm output) ...
+    assert ops.count("QuantizeLinear") == 2 and ops.count("ReduceMax") == 1
+    # ... whose GEMM took over the bias Add
+    assert "Add" not in ops and any(len(n.input) == 7 and n.input[6] == "b1" for n in nodes)
+    x = _inputs(rng)
+    y, z = _run(out, x)
+    y_ref, z_ref = _reference(w, x)
+    assert _rel_err(y, y_ref) < 0.03 and _rel_err(z, z_ref) < 0.03
+    loud = x.copy()
+    loud[1:] = _inputs(rng, len(x) - 1) * 5.0 + 3.0  # other texts next to row 0 (LayerNorm undoes a plain scale)
+    alone = _run(out, x[:1])
+    in_company = _run(out, loud)
+    for a, b in zip(alone, in_company, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
 
 
 def test_smoothing_helps_when_one_channel_dominates(tmp_path: Path) -> None:
