@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 TASKROOT_DIR = REPO / ".taskroot"
 REQUIREMENTS = REPO / "requirements" / "lambda.txt"
 BASE_REQUIREMENTS = REPO / "requirements" / "lambda-base.txt"
-HANDLER = "handler.app.handler"
+HANDLER = "handler.lambda_main.handler"  # what the image runs (Dockerfile.lambda CMD)
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 LAMBDA_PYTHON = (3, 12)
 
