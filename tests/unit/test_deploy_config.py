@@ -13,28 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from helpers.cfn_template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads !Ref x as {"Ref": x} and !Fn [...] as {"Fn::Fn": [...]}."""
-
-
-def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct)
-TEMPLATE_DATA: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+TEMPLATE_DATA: dict[str, Any] = load_template()
 
 
 def _evaluate(expr: Any, params: dict[str, str]) -> Any:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+from helpers.cfn_template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 SAM = REPO / ".tools" / "sam" / "bin" / "sam"
@@ -58,16 +58,9 @@ def test_broken_copies_fail(tmp_path: Path, old: str, new: str, expect: str) -> 
     assert result.returncode != 0 and expect in result.stdout + result.stderr, result.stdout
 
 
-class _Loader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Ref, !Sub...) as plain values."""
-
-
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def test_template_contract() -> None:
     """What the README and the handler rely on: names, defaults, and the image settings."""
-    template = yaml.load(TEMPLATE.read_text(), Loader=_Loader)
+    template = load_template()
     params = template["Parameters"]
     assert params["AuthType"]["Default"] == "AWS_IAM" and params["AuthType"]["AllowedValues"] == ["AWS_IAM", "NONE"]
     assert params["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]

@@ -15,35 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from helpers.cfn_template import load_template
 
 from edge_encoders.bulk import parse_event
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 CFN_LINT = REPO / ".tools" / "sam" / "bin" / "cfn-lint"
-
-
-class _TagLoader(yaml.SafeLoader):
-    """Keeps CloudFormation short-form tags as {"!Tag": value}, so wiring can be asserted."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"!{suffix}": value}
-
-
-_TagLoader.add_multi_constructor("!", _tag)
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_TagLoader)
+    return load_template()
 
 
 @pytest.fixture(scope="module")
@@ -172,16 +154,16 @@ def test_wiring_condition_and_same_image(template: dict[str, Any], machine: dict
     bulk = {name: r for name, r in resources.items() if name.startswith("Bulk")}
     assert {"BulkEmbedFunction", "BulkEmbedStateMachine", "BulkEmbedLogGroup"} <= set(bulk)
     assert all(r.get("Condition") == "BulkEnabled" for r in bulk.values())
-    assert template["Conditions"]["BulkEnabled"] == {"!Equals": [{"!Ref": "EnableBulk"}, "true"]}
+    assert template["Conditions"]["BulkEnabled"] == {"Fn::Equals": [{"Ref": "EnableBulk"}, "true"]}
 
     function = resources["BulkEmbedFunction"]
     assert function["Properties"]["ImageConfig"]["Command"] == ["handler.bulk.handler"]
     assert function["Metadata"] == resources["EdgeEncodersFunction"]["Metadata"]  # same Dockerfile, same image
     subs = machine["Properties"]["DefinitionSubstitutions"]
     assert set(subs) == set(SUBSTITUTED)  # the values the tests above substitute are the ones deployed
-    assert subs["BulkFunctionArn"] == {"!GetAtt": "BulkEmbedFunction.Arn"}
-    assert subs["MaxConcurrency"] == {"!Ref": "BulkMaxConcurrency"}
-    assert subs["ToleratedFailurePercentage"] == {"!Ref": "BulkToleratedFailurePercentage"}
+    assert subs["BulkFunctionArn"] == {"Fn::GetAtt": "BulkEmbedFunction.Arn"}
+    assert subs["MaxConcurrency"] == {"Ref": "BulkMaxConcurrency"}
+    assert subs["ToleratedFailurePercentage"] == {"Ref": "BulkToleratedFailurePercentage"}
 
     import handler.bulk
 
@@ -202,15 +184,15 @@ def test_least_privilege(template: dict[str, Any], machine: dict[str, Any]) -> N
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all("*" not in a for a in actions), actions
         resource = statement["Resource"]
-        assert isinstance(resource, dict) and "!Sub" in resource, resource  # never a bare "*"
-        arn = resource["!Sub"]
+        assert isinstance(resource, dict) and "Fn::Sub" in resource, resource  # never a bare "*"
+        arn = resource["Fn::Sub"]
         if "s3:ListBucket" in actions:
-            assert statement["Condition"]["StringLike"]["s3:prefix"] == {"!Sub": "${BulkOutputPrefix}/*"}
+            assert statement["Condition"]["StringLike"]["s3:prefix"] == {"Fn::Sub": "${BulkOutputPrefix}/*"}
         elif any(a.startswith("s3:") for a in actions):
             assert arn.endswith("/*") and ("${BulkInputPrefix}/" in arn or "${BulkOutputPrefix}/" in arn), arn
     reads = [s for s in machine_statements if s["Action"] == "s3:GetObject"]
-    assert [s["Resource"]["!Sub"] for s in reads] == [
+    assert [s["Resource"]["Fn::Sub"] for s in reads] == [
         "arn:${AWS::Partition}:s3:::${BulkInputBucket}/${BulkInputPrefix}/*"
     ]
     invoke = [p for p in machine["Properties"]["Policies"] if "LambdaInvokePolicy" in p]
-    assert invoke == [{"LambdaInvokePolicy": {"FunctionName": {"!Ref": "BulkEmbedFunction"}}}]
+    assert invoke == [{"LambdaInvokePolicy": {"FunctionName": {"Ref": "BulkEmbedFunction"}}}]
