@@ -7,25 +7,13 @@ not matter: an over-long input is a 422 that names its length and the limit.
 
 from __future__ import annotations
 
-from edge_encoders.errors import InputTooLongError, InvalidArgumentError
+from edge_encoders.errors import InputTooLongError
 from edge_encoders.precision import Precision
 from edge_encoders.text_tokenizer import TextTokenizer
 from handler import calls
 from handler.observability import RequestFacts
 from handler.state import AppState
 from handler.tokenization import cut_left, keep_head, keep_tail, special_count, token_count
-
-
-def prompt_text(state: AppState, prompt_name: str | None) -> str:
-    """The prompt text of `prompt_name` (None: the model's default prompt, if any); 422 for an unknown name."""
-    manifest = state.models.require_embedder().manifest
-    name = prompt_name if prompt_name is not None else manifest.default_prompt_name
-    if name is None:
-        return ""
-    if name not in manifest.prompts:
-        known = ", ".join(sorted(manifest.prompts)) or "none"
-        raise InvalidArgumentError(f"unknown prompt_name {name!r}; this model has: {known}")
-    return manifest.prompts[name]
 
 
 def embed(
@@ -65,7 +53,7 @@ def embed(
             normalize=normalize,
             precision=precision,
         )
-    prefix = prompt if prompt is not None else prompt_text(state, prompt_name)
+    prefix = embedder.prompt_text(prompt_name, prompt)
     budget = embedder.manifest.max_seq_length - special_count(embedder.tokenizer)
     cut = cut_left(embedder.tokenizer, [prefix + t for t in texts], budget)
     return calls.embed(

@@ -184,7 +184,7 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     texts = text_list(body.inputs)
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
-    prefix = dialect_calls.prompt_text(state, body.prompt_name) if body.prompt_name else ""
+    prefix = state.models.require_embedder().prompt_text(body.prompt_name) if body.prompt_name else ""
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:

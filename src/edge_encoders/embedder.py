@@ -103,7 +103,7 @@ class Embedder(BundleModel):
         if precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         dims = self._check_dimensions(dimensions)
-        prefix = self._resolve_prompt(prompt_name, prompt)
+        prefix = self.prompt_text(prompt_name, prompt)
         check_unicode(prefix, "prompt")
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
@@ -148,7 +148,12 @@ class Embedder(BundleModel):
             raise InvalidArgumentError(f"dimensions must be between 1 and {self.dimension}; got {dimensions!r}")
         return dimensions
 
-    def _resolve_prompt(self, prompt_name: str | None, prompt: str | None) -> str:
+    def prompt_text(self, prompt_name: str | None = None, prompt: str | None = None) -> str:
+        """The text prepended to each input: `prompt` as given, else the named (or default) manifest prompt.
+
+        Callers that budget tokens before embedding (dialect truncation, the bulk worker) resolve it here too, so
+        their length checks see exactly the prefix the embedder will add.
+        """
         if prompt is not None and prompt_name is not None:
             raise InvalidArgumentError("give prompt_name or prompt, not both")
         if prompt is not None:

@@ -138,14 +138,10 @@ def parse_event(event: Any, *, default_output: str | None = None) -> tuple[list[
 
 def resolve_prompt(embedder: Embedder, prompt_name: str | None) -> str:
     """The prompt text the embedder would prepend, resolved once so that length checks see it too."""
-    manifest = embedder.manifest
-    name = prompt_name if prompt_name is not None else manifest.default_prompt_name
-    if name is None:
-        return ""
-    if name not in manifest.prompts:
-        known = ", ".join(sorted(manifest.prompts)) or "none"
-        raise BulkEventError(f"unknown prompt_name {name!r}; this model has: {known}")
-    return manifest.prompts[name]
+    try:
+        return embedder.prompt_text(prompt_name)
+    except InvalidArgumentError as exc:
+        raise BulkEventError(str(exc)) from None
 
 
 def _too_long(embedder: Embedder, texts: list[str]) -> list[int]:
