@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge_encoders import StopToken
 from handler import memory
 from handler.admission import current_stop, overloaded, request_deadline, watch_disconnect
-from handler.auth import DOCS_PATHS, OPEN_PATHS
+from handler.auth import DOCS_PATHS, is_open
 from handler.errors import ApiError
 from handler.observability import RequestFacts
 from handler.state import AppState
@@ -128,7 +128,7 @@ class EdgeMiddleware:
 
     def _check_auth(self, scope: Scope, headers: dict[str, str]) -> None:
         path = scope.get("path", "")
-        if path in OPEN_PATHS or (self.state.settings.docs and path in DOCS_PATHS):
+        if is_open(scope.get("method", ""), path) or (self.state.settings.docs and path in DOCS_PATHS):
             return
         if scope.get("method") == "OPTIONS":  # CORS preflight carries no credentials by design
             return
