@@ -41,6 +41,7 @@ from handler.schemas_tei import (
     TokenizeResponse,
 )
 from handler.state import AppState, FactsDep, StateDep
+from handler.token_ids import texts_from_ids
 
 router = APIRouter(tags=["text-embeddings-inference"])
 
@@ -58,16 +59,14 @@ _STATUSES = {
 ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "description": d} for s, d in _STATUSES.items()}
 
 
-def _texts(inputs: TeiInput, field: str = "inputs") -> list[str]:
+def _texts(state: AppState, inputs: TeiInput, field: str = "inputs") -> list[str]:
     if isinstance(inputs, str):
         return refuse_empty_strings(text_list(inputs), field, single=True)
     if all(isinstance(item, str) for item in inputs):
         return refuse_empty_strings([str(item) for item in inputs], field)
-    raise ApiError(
-        422,
-        "token_ids_not_supported",
-        f"`{field}` holds token ids; this server takes text only (use /tokenize to see the model's tokens)",
-    )
+    rows: list[list[int]] = [inputs] if all(isinstance(i, int) for i in inputs) else inputs  # type: ignore[assignment,list-item]
+    _check_batch(state, len(rows), field)
+    return texts_from_ids(state.models.require_embedder().tokenizer, rows, field)
 
 
 def refuse_empty_strings(texts: list[str], field: str, *, single: bool = False) -> list[str]:
@@ -89,7 +88,7 @@ def _truncate(state: AppState, value: bool | None) -> bool:
 @router.post("/embed", response_model=TeiEmbedResponse, responses=ERRORS)
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
-    texts = _texts(body.inputs)
+    texts = _texts(state, body.inputs)
     result = dialect_calls.embed(
         state,
         facts,

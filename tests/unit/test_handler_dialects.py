@@ -122,6 +122,26 @@ def test_tokenize_and_decode(client: TestClient) -> None:
     assert r.status_code == 422 and "token ids" in r.json()["error"]
 
 
+def test_tei_embed_takes_the_model_s_own_token_ids_as_tei_does(client: TestClient) -> None:
+    texts = ["Hello, world! Ünïcode café", "a [UNK] b", "😀 日本語"]
+    ids = [[t["id"] for t in row] for row in client.post("/tokenize", json={"inputs": texts}).json()]
+    from_ids = client.post("/embed", json={"inputs": ids})
+    assert from_ids.status_code == 200, from_ids.text
+    assert from_ids.json() == client.post("/embed", json={"inputs": texts}).json()  # the same vectors, exactly
+    single = client.post("/", json={"inputs": ids[0]})
+    assert single.json() == from_ids.json()[:1]
+    outside = client.post("/embed", json={"inputs": [ids[0], [101, 10**6, 102]]})
+    assert outside.status_code == 422 and "inputs[1]" in outside.json()["error"] and "vocabulary" in outside.text
+    # ids no tokenizing of their text gives back (not this tokenizer's): refused, never embedded as other text
+    vocab = {v: k for k, v in embedder().tokenizer._tok.get_vocab().items()}
+    unused = next(i for i, token in sorted(vocab.items()) if token.startswith("[unused"))
+    foreign = client.post("/embed", json={"inputs": [7592, unused, 7592]})
+    assert foreign.status_code == 422 and foreign.json()["error_type"] == "Validation", foreign.text
+    assert client.post("/embed", json={"inputs": [True, False]}).status_code == 422  # booleans are not ids
+    # OpenAI's route keeps refusing ids: there they are tiktoken ids, meaningless to this model
+    assert client.post("/v1/embeddings", json={"input": ids[0]}).json()["error"]["code"] == "token_ids_not_supported"
+
+
 def test_tei_info_fields(client: TestClient) -> None:
     info = client.get("/info").json()
     manifest = embedder().manifest
