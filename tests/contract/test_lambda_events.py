@@ -292,3 +292,12 @@ def test_alb_unknown_path_is_a_json_404(lambda_handler: Handler) -> None:
 
 def runtime_vectors(texts: list[str]) -> np.ndarray:
     return shared_models().require_embedder().embed(texts)
+
+
+def test_rest_api_v1_trailing_slash_is_served_not_redirected_out_of_the_stage(lambda_handler: Handler) -> None:
+    event = load_event("restv1_tei_embed.json")
+    event["path"] += "/"
+    event["requestContext"]["path"] += "/"
+    status, headers, data = invoke_any(lambda_handler, event)
+    assert status == 200 and "location" not in headers, (status, headers)  # a 307 would drop "/prod"
+    np.testing.assert_array_equal(np.array(json.loads(data), dtype=np.float32), runtime_vectors(TWO_TEXTS))

@@ -272,3 +272,12 @@ def test_cohere_every_embedding_type_in_at_most_two_passes() -> None:
     np.testing.assert_array_equal(np.array(got["float"], dtype=np.float32), floats)
     raw = np.stack([np.frombuffer(base64.b64decode(v), dtype="<f4") for v in got["base64"]])
     np.testing.assert_array_equal(raw, floats)
+
+
+def test_a_trailing_slash_is_served_not_redirected_and_tei_s_other_paths_404_in_tei_shape(client: TestClient) -> None:
+    plain = client.post("/embed", json={"inputs": "hello"})
+    slashed = client.post("/embed/", json={"inputs": "hello"}, follow_redirects=False)
+    assert slashed.status_code == 200 and slashed.json() == plain.json()  # no 307 to a URL built from Host
+    assert client.post("/embed//", json={"inputs": ""}, follow_redirects=False).json()["error_type"] == "Validation"
+    missing = client.post("/embed_all", json={"inputs": "hello"})
+    assert missing.status_code == 404 and set(missing.json()) == {"error", "error_type"}
