@@ -237,6 +237,8 @@ def decode(body: DecodeRequest, state: StateDep) -> Response:
     vocab = tokenization.raw_tokenizer(model.tokenizer).get_vocab_size(with_added_tokens=True)
     texts = []
     for row, ids in enumerate(batches):
+        if not ids:  # TEI: "`input_ids` cannot be empty"
+            raise ApiError(422, "empty_input", f"`ids` cannot be empty: `ids[{row}]` holds no token ids")
         bad = next((i for i in ids if not 0 <= i < vocab), None)
         if bad is not None:
             raise ApiError(422, "invalid_token_id", f"ids[{row}] holds {bad}, outside this vocabulary (0..{vocab - 1})")

@@ -89,7 +89,7 @@ class TokenizeResponse(RootModel[list[list[SimpleToken]]]):
 
 
 class DecodeRequest(BaseModel):
-    ids: list[int] | list[list[int]]
+    ids: list[StrictInt] | list[list[StrictInt]]
     skip_special_tokens: bool = True
 
 

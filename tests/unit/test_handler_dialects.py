@@ -281,3 +281,11 @@ def test_a_trailing_slash_is_served_not_redirected_and_tei_s_other_paths_404_in_
     assert client.post("/embed//", json={"inputs": ""}, follow_redirects=False).json()["error_type"] == "Validation"
     missing = client.post("/embed_all", json={"inputs": "hello"})
     assert missing.status_code == 404 and set(missing.json()) == {"error", "error_type"}
+
+
+def test_empty_id_lists_and_empty_cohere_contents_are_refused(client: TestClient) -> None:
+    for ids in ([], [[]], [[101], []]):
+        r = client.post("/decode", json={"ids": ids})
+        assert (r.status_code, r.json()["error_type"]) == (422, "Validation"), (ids, r.text)  # TEI refuses them
+    r = client.post("/v2/embed", json={"inputs": [{"content": [{"type": "text", "text": "a"}]}, {"content": []}]})
+    assert r.status_code == 400 and "inputs[1].content" in r.json()["error"]["message"]
