@@ -20,6 +20,10 @@ log = logging.getLogger("handler")
 
 # Paths served without a key: a liveness probe needs none and reveals nothing.
 OPEN_PATHS = frozenset({"/health", "/ready"})
+# Open to GET and HEAD only, as TEI leaves them open when it has an API key: its health aliases (the Inference
+# API's GET /, SageMaker's GET /ping: platform probes that send no key) and the Prometheus scrape. POST / and
+# GET /info still need the key.
+OPEN_READ_PATHS = frozenset({"/", "/ping", "/metrics"})
 DOCS_PATHS = frozenset(
     {
         "/docs",
@@ -31,6 +35,11 @@ DOCS_PATHS = frozenset(
         "/docs/favicon.png",
     }
 )
+
+
+def is_open(method: str, path: str) -> bool:
+    """Whether a request is served without the API key (docs paths aside: they depend on a setting)."""
+    return path in OPEN_PATHS or (method in ("GET", "HEAD") and path in OPEN_READ_PATHS)
 
 
 @dataclass(frozen=True)

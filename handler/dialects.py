@@ -19,6 +19,8 @@ from handler.prometheus import Metrics
 # TEI 1.9.3's paths (GET /health keeps our body: TEI clients read only its status)
 TEI_PATHS = frozenset(
     {"/", "/invocations", "/ping", "/embed", "/rerank", "/similarity", "/tokenize", "/decode", "/info", "/metrics"}
+    # TEI's routes this server does not serve: their 404 still comes in TEI's shape
+    | {"/embed_all", "/embed_sparse", "/predict", "/vertex"}
 )
 COHERE_PATHS = frozenset({"/v1/embed", "/v2/embed", "/v1/rerank", "/v2/rerank"})
 # routes whose requests are counted in /metrics (a fixed set: label values never come from the client)
@@ -64,6 +66,11 @@ class DialectMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        if len(path) > 1 and path.endswith("/"):
+            # "/v1/embeddings/" is served as "/v1/embeddings": Starlette would answer a 307 to a URL it builds
+            # from the Host header, which behind an API Gateway stage ("/prod") points at a path that is not there
+            path = path.rstrip("/") or "/"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
         dialect = "tei" if path in TEI_PATHS else "cohere" if path in COHERE_PATHS else ""
         started = time.perf_counter()
         status = 0

@@ -145,6 +145,9 @@ def from_validation(exc: RequestValidationError) -> ApiError:
     return ApiError(422, "invalid_request", "; ".join(parts) + more)
 
 
+_UNPARSEABLE = "There was an error parsing the body"  # FastAPI's detail when the body cannot even be decoded
+
+
 def from_http(exc: StarletteHTTPException) -> ApiError:
     """Routing and framework errors (404, 405, ...) in our shape."""
     if exc.status_code == 404:
@@ -155,6 +158,8 @@ def from_http(exc: StarletteHTTPException) -> ApiError:
         return ApiError(405, "method_not_allowed", msg, headers=dict(exc.headers or {}))
     if exc.status_code == 413:
         return ApiError(413, "body_too_large", str(exc.detail))
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE:  # bytes that are no JSON text (not UTF-8/16/32)
+        return ApiError(400, "malformed_json", "request body is not valid JSON text; send UTF-8 encoded JSON")
     code = "http_error" if exc.status_code < 500 else "internal_error"
     return ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 

@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge_encoders import StopToken
 from handler import memory
 from handler.admission import current_stop, overloaded, request_deadline, watch_disconnect
-from handler.auth import DOCS_PATHS, OPEN_PATHS
+from handler.auth import DOCS_PATHS, is_open
+from handler.content_encoding import inflate
 from handler.errors import ApiError
 from handler.observability import RequestFacts
 from handler.state import AppState
@@ -66,6 +67,7 @@ class EdgeMiddleware:
         )
         scope["edge.facts"] = facts
         response_started = False
+        head_only = scope.get("method") == "HEAD"
 
         async def send_wrapper(message: Message) -> None:
             nonlocal response_started
@@ -78,6 +80,10 @@ class EdgeMiddleware:
                 if facts.tokens is not None:
                     extra.append((b"x-compute-tokens", str(facts.tokens).encode()))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
+            elif message["type"] == "http.response.body" and head_only:
+                # HEAD: headers (content-length included) but no body. uvicorn drops it itself; Mangum would
+                # put the body in the Lambda response
+                message = {**message, "body": b""}
             await send(message)
 
         admitted = False
@@ -91,6 +97,9 @@ class EdgeMiddleware:
                 if not admitted:
                     raise overloaded(self.state.settings, self.state.admission.inside)
             body = await self._read_body(scope, receive, headers)
+            if body and headers.get("content-encoding"):
+                body = inflate(body, headers["content-encoding"], self.state.settings.max_body_bytes)
+                scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-encoding"]
             facts.body_bytes = len(body)
             if scope.get("method") in ("POST", "PUT", "PATCH"):
                 found = find_lone_surrogate(body)
@@ -128,7 +137,7 @@ class EdgeMiddleware:
 
     def _check_auth(self, scope: Scope, headers: dict[str, str]) -> None:
         path = scope.get("path", "")
-        if path in OPEN_PATHS or (self.state.settings.docs and path in DOCS_PATHS):
+        if is_open(scope.get("method", ""), path) or (self.state.settings.docs and path in DOCS_PATHS):
             return
         if scope.get("method") == "OPTIONS":  # CORS preflight carries no credentials by design
             return

@@ -52,6 +52,8 @@ def _texts(body: CohereEmbedRequest) -> list[str]:
         texts = []
         for i, item in enumerate(body.inputs):
             parts = [c.text for c in item.content if c.type == "text" and c.text is not None]
+            if not item.content:
+                raise ApiError(400, "empty_input", f"inputs[{i}].content is empty: give it at least one text part")
             if len(parts) != len(item.content):
                 raise ApiError(422, "images_not_supported", f"inputs[{i}] holds non-text content; send text only")
             texts.append("".join(parts))

@@ -59,6 +59,7 @@ def _field_text(value: Any) -> str:
 def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, return_default: bool) -> Response:
     model = check_model(state, RERANK, body.model)
     documents = [document_text(d, i, body.rank_fields) for i, d in enumerate(body.documents)]
+    _refuse_blank(body.query, documents)
     result = calls.rerank(
         state,
         facts,
@@ -87,6 +88,19 @@ def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, ret
         meta=CompatMeta(billed_units=BilledUnits(search_units=1, input_tokens=result.total_tokens)),
     )
     return calls.render(state, out, len(documents), "documents")
+
+
+def _refuse_blank(query: str, documents: list[str]) -> None:
+    """Cohere's own 400s (its error reference): nothing to rank against, or nothing to rank. Scores for blank
+    text would be numbers with no meaning, returned as if they ranked something."""
+    if not query.strip():
+        raise ApiError(400, "invalid_request", "invalid request: query must not be empty or be only whitespace")
+    if documents and not any(d.strip() for d in documents):
+        raise ApiError(
+            400,
+            "invalid_request",
+            "invalid request: list of documents must not contain only empty strings or only whitespace",
+        )
 
 
 def _as_sent(document: str | dict[str, Any]) -> dict[str, Any]:

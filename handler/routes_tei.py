@@ -41,6 +41,7 @@ from handler.schemas_tei import (
     TokenizeResponse,
 )
 from handler.state import AppState, FactsDep, StateDep
+from handler.token_ids import texts_from_ids
 
 router = APIRouter(tags=["text-embeddings-inference"])
 
@@ -58,16 +59,26 @@ _STATUSES = {
 ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "description": d} for s, d in _STATUSES.items()}
 
 
-def _texts(inputs: TeiInput, field: str = "inputs") -> list[str]:
+def _texts(state: AppState, inputs: TeiInput, field: str = "inputs") -> list[str]:
     if isinstance(inputs, str):
-        return text_list(inputs)
+        return refuse_empty_strings(text_list(inputs), field, single=True)
     if all(isinstance(item, str) for item in inputs):
-        return [str(item) for item in inputs]
-    raise ApiError(
-        422,
-        "token_ids_not_supported",
-        f"`{field}` holds token ids; this server takes text only (use /tokenize to see the model's tokens)",
-    )
+        return refuse_empty_strings([str(item) for item in inputs], field)
+    rows: list[list[int]] = [inputs] if all(isinstance(i, int) for i in inputs) else inputs  # type: ignore[assignment,list-item]
+    _check_batch(state, len(rows), field)
+    return texts_from_ids(state.models.require_embedder().tokenizer, rows, field)
+
+
+def refuse_empty_strings(texts: list[str], field: str, *, single: bool = False) -> list[str]:
+    """TEI refuses an empty string ("`inputs` cannot be empty") rather than embed [CLS][SEP] as if it were text.
+
+    Only the empty string: whitespace or characters the tokenizer drops are text, as in TEI.
+    """
+    for index, text in enumerate(texts):
+        if text == "":
+            where = f"`{field}`" if single else f"`{field}[{index}]`"
+            raise ApiError(422, "empty_text", f"`{field}` cannot be empty: {where} is an empty string")
+    return texts
 
 
 def _truncate(state: AppState, value: bool | None) -> bool:
@@ -77,7 +88,7 @@ def _truncate(state: AppState, value: bool | None) -> bool:
 @router.post("/embed", response_model=TeiEmbedResponse, responses=ERRORS)
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
-    texts = _texts(body.inputs)
+    texts = _texts(state, body.inputs)
     result = dialect_calls.embed(
         state,
         facts,
@@ -96,6 +107,8 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
 @router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)
 def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Texts scored against the query, best first: [{index, score, text?}, ...]."""
+    if body.query == "":  # TEI refuses a pair only when both of its texts are empty
+        refuse_empty_strings(body.texts, "texts")
     result = dialect_calls.rerank(
         state,
         facts,
@@ -121,6 +134,16 @@ def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Res
     sentences = body.inputs.sentences
     if not sentences:
         raise ApiError(400, "empty_input", "`inputs.sentences` cannot be empty")
+    refuse_empty_strings([body.inputs.source_sentence], "inputs.source_sentence", single=True)
+    refuse_empty_strings(sentences, "inputs.sentences")
+    limit = state.settings.max_inputs
+    if len(sentences) + 1 > limit:  # the source sentence is embedded in the same call
+        raise ApiError(
+            413,
+            "too_many_inputs",
+            f"{len(sentences)} sentences plus the source sentence is {len(sentences) + 1} texts in one call, over "
+            f"the limit of {limit}; send at most {limit - 1} sentences per call",
+        )
     params = body.parameters
     result = dialect_calls.embed(
         state,
@@ -164,6 +187,8 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
         ) from None
 
 
+@router.head("/", include_in_schema=False)  # TEI's GET routes answer HEAD too (axum), as /health does here
+@router.head("/ping", include_in_schema=False)
 @router.get("/", response_model=HealthResponse, responses=ERRORS)
 @router.get("/ping", response_model=HealthResponse, responses=ERRORS)
 async def health(state: StateDep) -> HealthResponse:
@@ -181,7 +206,7 @@ def _tokenizer_model(state: AppState) -> Embedder | Reranker:
 @router.post("/tokenize", response_model=TokenizeResponse, responses=ERRORS)
 def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     """The model's tokens of each input: [[{id, text, special, start, stop}, ...], ...]."""
-    texts = text_list(body.inputs)
+    texts = refuse_empty_strings(text_list(body.inputs), "inputs", single=isinstance(body.inputs, str))
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
     prefix = state.models.require_embedder().prompt_text(body.prompt_name) if body.prompt_name else ""
@@ -212,6 +237,8 @@ def decode(body: DecodeRequest, state: StateDep) -> Response:
     vocab = tokenization.raw_tokenizer(model.tokenizer).get_vocab_size(with_added_tokens=True)
     texts = []
     for row, ids in enumerate(batches):
+        if not ids:  # TEI: "`input_ids` cannot be empty"
+            raise ApiError(422, "empty_input", f"`ids` cannot be empty: `ids[{row}]` holds no token ids")
         bad = next((i for i in ids if not 0 <= i < vocab), None)
         if bad is not None:
             raise ApiError(422, "invalid_token_id", f"ids[{row}] holds {bad}, outside this vocabulary (0..{vocab - 1})")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from edge_encoders.precision import Precision
 
@@ -77,7 +77,7 @@ class TextDocument(BaseModel):
 class OpenAIEmbeddingRequest(BaseModel):
     # Token-id arrays are accepted by the schema only to refuse them with a clear message (see the route).
     # {text} objects are Jina's form of the same list.
-    input: str | list[str] | list[int] | list[list[int]] | list[TextDocument]
+    input: str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[TextDocument]
     model: str | None = None
     encoding_format: EncodingFormat = "float"
     dimensions: int | None = Field(None, ge=1)

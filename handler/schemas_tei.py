@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, Field, RootModel, StrictInt
 
 TEI_VERSION = "1.9.3"
 
 Direction = Literal["Left", "Right", "left", "right"]
 # TEI accepts token ids too; we refuse them with a clear message (the route checks), so the schema admits them
-TeiInput = str | list[str] | list[int] | list[list[int]]
+TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]]  # strict: [true] is not a token id
 
 
 class TeiEmbedRequest(BaseModel):
@@ -89,7 +89,7 @@ class TokenizeResponse(RootModel[list[list[SimpleToken]]]):
 
 
 class DecodeRequest(BaseModel):
-    ids: list[int] | list[list[int]]
+    ids: list[StrictInt] | list[list[StrictInt]]
     skip_special_tokens: bool = True
 
 

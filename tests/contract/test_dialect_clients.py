@@ -215,3 +215,80 @@ def test_jina_shaped_rerank_and_embeddings(url: str) -> None:
     body = {"model": EMBED_ALIAS, "input": TEXTS, "embedding_type": "binary"}
     data = httpx.post(f"{url}/v1/embeddings", json=body, headers=headers).json()["data"]
     assert [d["embedding"] for d in data] == runtime_embed(TEXTS, precision="binary").tolist()
+
+
+# ---- LangChain's OpenAIEmbeddings, and TEI's documented request fields sent with plain `requests` ------------
+def test_langchain_openai_embeddings(url: str) -> None:
+    from langchain_openai import OpenAIEmbeddings
+
+    # check_embedding_ctx_length=False: by default LangChain sends tiktoken ids, which this server refuses
+    # with a 422 naming this setting (test_clients.py); tiktoken's own files are not even reachable offline
+    lc = OpenAIEmbeddings(
+        model=EMBED_ALIAS, base_url=f"{url}/v1", api_key=KEY, check_embedding_ctx_length=False, max_retries=0
+    )
+    np.testing.assert_allclose(np.array(lc.embed_documents(TEXTS), dtype=np.float32), runtime_embed(TEXTS), atol=1e-7)
+    np.testing.assert_allclose(np.array(lc.embed_query(QUERY), dtype=np.float32), runtime_embed([QUERY])[0], atol=1e-7)
+
+
+def test_requests_with_tei_s_documented_embed_fields(url: str) -> None:
+    import requests
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    def embed(**body: object) -> requests.Response:
+        return requests.post(f"{url}/embed", json=body, headers=headers, timeout=60)
+
+    raw = embed(inputs=TEXTS[0], normalize=False)
+    np.testing.assert_array_equal(np.array(raw.json(), dtype=np.float32), runtime_embed(TEXTS[:1], normalize=False))
+    assert abs(np.linalg.norm(raw.json()[0]) - 1.0) > 1e-3  # really not normalized
+    prompt = embed(inputs=TEXTS, prompt_name="query")
+    np.testing.assert_array_equal(np.array(prompt.json(), dtype=np.float32), runtime_embed(TEXTS, prompt_name="query"))
+    unknown = embed(inputs=TEXTS[0], prompt_name="no-such-prompt")
+    assert unknown.status_code == 422 and unknown.json()["error_type"] == "Validation"
+    assert "no-such-prompt" in unknown.json()["error"]
+    long_text = "begin " + "word " * 600 + "closing words here"
+    lower = embed(inputs=[long_text], truncate=True, truncation_direction="left")  # TEI's serde takes "Left" only
+    np.testing.assert_array_equal(np.array(lower.json(), dtype=np.float32), runtime_embed([tei_left_cut(long_text)]))
+    wrong = embed(inputs=TEXTS[0], truncation_direction="middle")
+    assert wrong.status_code == 422 and wrong.json()["error_type"] == "Validation"
+
+
+def test_requests_with_tei_s_documented_rerank_fields(url: str) -> None:
+    import requests
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+    reranker = shared_models().require_reranker()
+
+    def rerank(**body: object) -> list[dict]:
+        r = requests.post(f"{url}/rerank", json={"query": QUERY, "texts": TEXTS, **body}, headers=headers, timeout=60)
+        assert r.status_code == 200, r.text
+        return list(r.json())
+
+    plain = rerank()
+    assert all(set(item) == {"index", "score"} for item in plain)  # return_text defaults to false
+    logits = {h.index: h.score for h in reranker.rerank(QUERY, TEXTS, raw_scores=True)}
+    raw = rerank(raw_scores=True, return_text=True)
+    assert all(item["score"] == pytest.approx(logits[item["index"]], abs=1e-6) for item in raw)
+    assert all(item["text"] == TEXTS[item["index"]] for item in raw)
+    assert [item["index"] for item in raw] == [item["index"] for item in plain]  # the activation keeps the order
+    long_doc = "begin " + "word " * 600 + "closing"
+    refused = requests.post(f"{url}/rerank", json={"query": QUERY, "texts": [long_doc]}, headers=headers, timeout=60)
+    assert refused.status_code == 422 and refused.json()["error_type"] == "Validation"  # truncate defaults off
+    assert len(rerank(texts=[long_doc, TEXTS[0]], truncate=True, truncation_direction="Left")) == 2
+
+
+def test_requests_with_tei_s_tokenize_and_token_id_inputs(url: str) -> None:
+    import requests
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+    tokens = requests.post(f"{url}/tokenize", json={"inputs": TEXTS}, headers=headers, timeout=60).json()
+    ids = [[t["id"] for t in row] for row in tokens]
+    bare = requests.post(
+        f"{url}/tokenize", json={"inputs": TEXTS[0], "add_special_tokens": False}, headers=headers, timeout=60
+    ).json()
+    assert [t["id"] for t in bare[0]] == ids[0][1:-1] and not any(t["special"] for t in bare[0])
+    # TEI accepts the model's own ids as inputs: the same vectors as the texts they came from
+    from_ids = requests.post(f"{url}/embed", json={"inputs": ids}, headers=headers, timeout=60)
+    np.testing.assert_array_equal(np.array(from_ids.json(), dtype=np.float32), runtime_embed(TEXTS))
+    texts = requests.post(f"{url}/decode", json={"ids": ids}, headers=headers, timeout=60).json()
+    assert texts == [t.lower() for t in TEXTS]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
 import json
 from collections.abc import Callable
 from typing import Any
@@ -182,3 +183,121 @@ def test_cold_start_flag_only_on_the_first_request() -> None:
         invoke(handler, load_event("fnurl_health.json"))
     flags = [json.loads(line)["cold_start"] for line in logs if '"event":"request"' in line]
     assert flags == [True, False]
+
+
+# ---- other event sources and request shapes -------------------------------------------------------------------
+TWO_TEXTS = ["A man is eating food.", "A man is eating a piece of bread."]
+
+
+def invoke_any(handler: Handler, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """Any event source's answer as (status, lower-case single-value headers, body bytes). A multi-value event
+    (ALB with multiValueHeaders, REST) may answer in multiValueHeaders; each header must then have one value."""
+    out = handler(event, FakeLambdaContext())
+    headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
+    for key, values in (out.get("multiValueHeaders") or {}).items():
+        assert len(values) == 1 or key.lower() == "set-cookie", (key, values)
+        headers.setdefault(key.lower(), values[0])
+    raw = out.get("body") or ""
+    data = base64.b64decode(raw) if out.get("isBase64Encoded") else raw.encode()
+    return out["statusCode"], headers, data
+
+
+def test_gzip_body_is_inflated(lambda_handler: Handler) -> None:
+    event = load_event("fnurl_gzip_embed.json")
+    assert event["headers"]["content-encoding"] == "gzip"
+    status, _, body = invoke(lambda_handler, event)
+    assert status == 200, body
+    np.testing.assert_array_equal(np.array(body["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_gzip_bombs_and_unknown_encodings_are_4xx(lambda_handler: Handler) -> None:
+    bomb = load_event("fnurl_gzip_embed.json")
+    bomb["body"] = base64.b64encode(gzip.compress(b" " * (7 * 1024 * 1024))).decode()  # 7 KB in, 7 MB out
+    status, _, body = invoke(lambda_handler, bomb)
+    assert status == 413 and "inflates" in assert_error(body, "body_too_large")
+    brotli = load_event("fnurl_gzip_embed.json")
+    brotli["headers"]["content-encoding"] = "br"
+    status, _, body = invoke(lambda_handler, brotli)
+    assert status == 415
+    assert_error(body, "unsupported_content_encoding")
+    corrupt = load_event("fnurl_gzip_embed.json")
+    corrupt["body"] = base64.b64encode(b"\x1f\x8b not really gzip").decode()
+    status, _, body = invoke(lambda_handler, corrupt)
+    assert status == 400
+    assert_error(body, "malformed_body")
+
+
+def test_cookies_query_string_title_case_headers_and_text_plain(keyed_handler: Handler) -> None:
+    event = load_event("fnurl_cookies_query_titlecase.json")
+    assert event["cookies"] and event["rawQueryString"] and "Authorization" in event["headers"]
+    status, headers, body = invoke(keyed_handler, event)
+    assert status == 200, body
+    assert headers["x-request-id"] == "req-1"  # Lambda's request id wins over the client's
+    vectors = np.array([d["embedding"] for d in body["data"]], dtype=np.float32)
+    np.testing.assert_array_equal(vectors, runtime_vectors(TWO_TEXTS))
+
+
+def test_a_post_without_a_body_is_400_in_tei_shape(lambda_handler: Handler) -> None:
+    event = load_event("fnurl_missing_body_tei.json")
+    assert "body" not in event
+    status, _, body = invoke(lambda_handler, event)
+    assert status == 400 and body["error_type"] == "Empty" and "empty" in body["error"]
+
+
+def test_options_and_head(lambda_handler: Handler) -> None:
+    # CORS is the function URL's job in Lambda (its Cors setting answers preflights before the function runs);
+    # a preflight that does reach the function gets a JSON 405 naming the allowed method, not an empty 200
+    status, headers, body = invoke(lambda_handler, load_event("fnurl_options.json"))
+    assert status == 405 and headers["allow"] == "POST"
+    assert_error(body, "method_not_allowed")
+    status, headers, data = invoke_any(lambda_handler, load_event("fnurl_head_ping.json"))
+    assert status == 200 and data == b"" and int(headers["content-length"]) > 0
+
+
+def test_rest_api_v1_event_on_a_tei_route(lambda_handler: Handler) -> None:
+    event = load_event("restv1_tei_embed.json")
+    assert event["requestContext"]["stage"] == "prod" and "version" not in event
+    status, headers, data = invoke_any(lambda_handler, event)
+    assert status == 200, data
+    assert headers["content-type"] == "application/json"
+    np.testing.assert_array_equal(np.array(json.loads(data), dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_rest_api_v1_event_with_a_base64_body(lambda_handler: Handler) -> None:
+    event = load_event("restv1_rerank_base64.json")
+    status, _, data = invoke_any(lambda_handler, event)
+    assert status == 200, data
+    sent = json.loads(base64.b64decode(event["body"]))
+    want = [h.index for h in shared_models().require_reranker().rerank(sent["query"], sent["documents"])]
+    assert [r["index"] for r in json.loads(data)["results"]] == want
+
+
+@pytest.mark.parametrize("name", ["alb_openai_embeddings.json", "alb_multivalue_native_embed.json"])
+def test_alb_events(lambda_handler: Handler, name: str) -> None:
+    event = load_event(name)
+    assert "elb" in event["requestContext"]
+    status, headers, data = invoke_any(lambda_handler, event)
+    assert status == 200, data
+    assert headers["content-type"] == "application/json"
+    body = json.loads(data)
+    rows = [d["embedding"] for d in body["data"]] if "data" in body else body["embeddings"]
+    np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_alb_unknown_path_is_a_json_404(lambda_handler: Handler) -> None:
+    status, headers, data = invoke_any(lambda_handler, load_event("alb_unknown_path.json"))
+    assert status == 404 and headers["content-type"] == "application/json"
+    assert_error(json.loads(data), "not_found")
+
+
+def runtime_vectors(texts: list[str]) -> np.ndarray:
+    return shared_models().require_embedder().embed(texts)
+
+
+def test_rest_api_v1_trailing_slash_is_served_not_redirected_out_of_the_stage(lambda_handler: Handler) -> None:
+    event = load_event("restv1_tei_embed.json")
+    event["path"] += "/"
+    event["requestContext"]["path"] += "/"
+    status, headers, data = invoke_any(lambda_handler, event)
+    assert status == 200 and "location" not in headers, (status, headers)  # a 307 would drop "/prod"
+    np.testing.assert_array_equal(np.array(json.loads(data), dtype=np.float32), runtime_vectors(TWO_TEXTS))

@@ -122,6 +122,26 @@ def test_tokenize_and_decode(client: TestClient) -> None:
     assert r.status_code == 422 and "token ids" in r.json()["error"]
 
 
+def test_tei_embed_takes_the_model_s_own_token_ids_as_tei_does(client: TestClient) -> None:
+    texts = ["Hello, world! Ünïcode café", "a [UNK] b", "😀 日本語"]
+    ids = [[t["id"] for t in row] for row in client.post("/tokenize", json={"inputs": texts}).json()]
+    from_ids = client.post("/embed", json={"inputs": ids})
+    assert from_ids.status_code == 200, from_ids.text
+    assert from_ids.json() == client.post("/embed", json={"inputs": texts}).json()  # the same vectors, exactly
+    single = client.post("/", json={"inputs": ids[0]})
+    assert single.json() == from_ids.json()[:1]
+    outside = client.post("/embed", json={"inputs": [ids[0], [101, 10**6, 102]]})
+    assert outside.status_code == 422 and "inputs[1]" in outside.json()["error"] and "vocabulary" in outside.text
+    # ids no tokenizing of their text gives back (not this tokenizer's): refused, never embedded as other text
+    vocab = {v: k for k, v in embedder().tokenizer._tok.get_vocab().items()}
+    unused = next(i for i, token in sorted(vocab.items()) if token.startswith("[unused"))
+    foreign = client.post("/embed", json={"inputs": [7592, unused, 7592]})
+    assert foreign.status_code == 422 and foreign.json()["error_type"] == "Validation", foreign.text
+    assert client.post("/embed", json={"inputs": [True, False]}).status_code == 422  # booleans are not ids
+    # OpenAI's route keeps refusing ids: there they are tiktoken ids, meaningless to this model
+    assert client.post("/v1/embeddings", json={"input": ids[0]}).json()["error"]["code"] == "token_ids_not_supported"
+
+
 def test_tei_info_fields(client: TestClient) -> None:
     info = client.get("/info").json()
     manifest = embedder().manifest
@@ -252,3 +272,20 @@ def test_cohere_every_embedding_type_in_at_most_two_passes() -> None:
     np.testing.assert_array_equal(np.array(got["float"], dtype=np.float32), floats)
     raw = np.stack([np.frombuffer(base64.b64decode(v), dtype="<f4") for v in got["base64"]])
     np.testing.assert_array_equal(raw, floats)
+
+
+def test_a_trailing_slash_is_served_not_redirected_and_tei_s_other_paths_404_in_tei_shape(client: TestClient) -> None:
+    plain = client.post("/embed", json={"inputs": "hello"})
+    slashed = client.post("/embed/", json={"inputs": "hello"}, follow_redirects=False)
+    assert slashed.status_code == 200 and slashed.json() == plain.json()  # no 307 to a URL built from Host
+    assert client.post("/embed//", json={"inputs": ""}, follow_redirects=False).json()["error_type"] == "Validation"
+    missing = client.post("/embed_all", json={"inputs": "hello"})
+    assert missing.status_code == 404 and set(missing.json()) == {"error", "error_type"}
+
+
+def test_empty_id_lists_and_empty_cohere_contents_are_refused(client: TestClient) -> None:
+    for ids in ([], [[]], [[101], []]):
+        r = client.post("/decode", json={"ids": ids})
+        assert (r.status_code, r.json()["error_type"]) == (422, "Validation"), (ids, r.text)  # TEI refuses them
+    r = client.post("/v2/embed", json={"inputs": [{"content": [{"type": "text", "text": "a"}]}, {"content": []}]})
+    assert r.status_code == 400 and "inputs[1].content" in r.json()["error"]["message"]

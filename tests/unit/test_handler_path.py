@@ -87,14 +87,20 @@ def test_token_limit_errors_name_the_requests_field(tight: TestClient, path: str
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "field"),
+    ("path", "body", "advice"),
     [
-        ("/similarity", {"inputs": {"source_sentence": "a", "sentences": ["b", "c"]}}, "sentences"),
-        ("/v2/embed", {"texts": ["a", "b", "c"], "embedding_types": ["float"]}, "texts"),
-        ("/native/rerank", {"query": "q", "texts": ["a", "b", "c"]}, "texts"),
+        # the source sentence is embedded in the same call: with a limit of 2, one sentence per call fits
+        ("/similarity", {"inputs": {"source_sentence": "a", "sentences": ["b", "c"]}}, "at most 1 sentences"),
+        ("/v2/embed", {"texts": ["a", "b", "c"], "embedding_types": ["float"]}, "at most 2 texts"),
+        ("/native/rerank", {"query": "q", "texts": ["a", "b", "c"]}, "at most 2 texts"),
     ],
 )
-def test_count_limit_errors_name_the_requests_field(tight: TestClient, path: str, body: dict, field: str) -> None:
+def test_count_limit_errors_name_the_requests_field(tight: TestClient, path: str, body: dict, advice: str) -> None:
     r = tight.post(path, json=body)
     assert r.status_code in (400, 413), r.text
-    assert f"at most 2 {field}" in r.text, r.text
+    assert advice in r.text, r.text
+
+
+def test_similarity_at_the_batch_limit_counts_the_source_sentence(tight: TestClient) -> None:
+    fits = tight.post("/similarity", json={"inputs": {"source_sentence": "a", "sentences": ["b"]}})
+    assert fits.status_code == 200 and len(fits.json()) == 1, fits.text
