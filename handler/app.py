@@ -38,7 +38,7 @@ from handler.auth import load_api_key
 from handler.dialects import DialectMiddleware
 from handler.loaded_models import Models, load_models
 from handler.middleware import EdgeMiddleware
-from handler.observability import AccessLog
+from handler.observability import AccessLog, setup_logging
 from handler.process_clock import process_age_ms
 from handler.prometheus import Metrics
 from handler.settings import Settings, SettingsError
@@ -67,7 +67,7 @@ def create_app(
             log.error("bad configuration: %s", exc)
             config_error = str(exc)
             settings = Settings()
-    _setup_logging(settings)
+    setup_logging(settings.log_level)
     access_log = AccessLog(
         enabled=settings.access_log, emf=settings.emf_enabled, namespace=settings.metrics_namespace, sink=log_sink
     )
@@ -178,21 +178,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _setup_logging(settings: Settings) -> None:
-    """Our loggers at the configured level; a plain stderr handler only if nobody (Lambda, uvicorn) set one."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("handler", "edge_encoders"):
-        logging.getLogger(name).setLevel(settings.log_level.upper())
-
-
 _lock = threading.Lock()
 _default: dict[str, Any] = {}
 
 
-def _build_default() -> dict[str, Any]:
+def _build_default(loaded: tuple[Settings, Models] | None = None) -> dict[str, Any]:
+    """The process's app and handler, built once: from `loaded` (settings and models loaded already, by
+    handler.early_models) or, by default, from the environment."""
     with _lock:
         if not _default:
-            app = create_app()
+            app = create_app(loaded[0], models=loaded[1]) if loaded else create_app()
             _default["app"] = app
             _default["handler"] = lambda_handler_for(app)
         return _default
