@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
@@ -38,7 +38,7 @@ from handler.auth import load_api_key
 from handler.dialects import DialectMiddleware
 from handler.loaded_models import Models, load_models
 from handler.middleware import EdgeMiddleware
-from handler.observability import AccessLog, setup_logging
+from handler.observability import AccessLog
 from handler.process_clock import process_age_ms
 from handler.prometheus import Metrics
 from handler.settings import Settings, SettingsError
@@ -67,7 +67,7 @@ def create_app(
             log.error("bad configuration: %s", exc)
             config_error = str(exc)
             settings = Settings()
-    setup_logging(settings.log_level)
+    _setup_logging(settings)
     access_log = AccessLog(
         enabled=settings.access_log, emf=settings.emf_enabled, namespace=settings.metrics_namespace, sink=log_sink
     )
@@ -108,12 +108,26 @@ def create_app(
     errors.install(app)
     if settings.docs:
         docs.install(app)
-    for module in (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta, routes_ready):
-        app.include_router(module.router)
+    for module in ROUTE_MODULES:
+        add_routes(app, module.router)
     app.add_middleware(EdgeMiddleware, state=state)
     app.add_middleware(DialectMiddleware, metrics=app.state.metrics)  # outside: it sees every error
     _add_cors(app, settings)
     return app
+
+
+ROUTE_MODULES = (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta, routes_ready)
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes on the app itself, as include_router would serve them (our routers have no prefix,
+    dependencies or hooks of their own: tests/unit/test_handler_app.py compares the OpenAPI and the routes).
+
+    Why not include_router: FastAPI keeps an included router as is and, at the first request, builds every one
+    of its routes a second time (dependencies, response models) for the including app. The routes built when
+    the route modules were imported serve as they are, so that first request no longer pays for it.
+    """
+    app.router.routes.extend(router.routes)
 
 
 def _add_cors(app: FastAPI, settings: Settings) -> None:
@@ -178,16 +192,21 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _setup_logging(settings: Settings) -> None:
+    """Our loggers at the configured level; a plain stderr handler only if nobody (Lambda, uvicorn) set one."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("handler", "edge_encoders"):
+        logging.getLogger(name).setLevel(settings.log_level.upper())
+
+
 _lock = threading.Lock()
 _default: dict[str, Any] = {}
 
 
-def _build_default(loaded: tuple[Settings, Models] | None = None) -> dict[str, Any]:
-    """The process's app and handler, built once: from `loaded` (settings and models loaded already, by
-    handler.early_models) or, by default, from the environment."""
+def _build_default() -> dict[str, Any]:
     with _lock:
         if not _default:
-            app = create_app(loaded[0], models=loaded[1]) if loaded else create_app()
+            app = create_app()
             _default["app"] = app
             _default["handler"] = lambda_handler_for(app)
         return _default

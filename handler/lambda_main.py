@@ -1,37 +1,36 @@
 """The Lambda image's entry point, `handler.lambda_main.handler`: the same app and handler as
 `handler.app.handler`, built with less work in the INIT phase, and a log line saying where the INIT went.
 
-What it leaves out: FastAPI checks every route's models against pydantic.v1 (for a migration error message) and
-that first check imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of
-wall time on a busy host, about 3% of the imports). This app defines no v1 models, so pydantic.v1 is marked as
-not importable before FastAPI loads; FastAPI's check then answers "not a v1 model" at once, as it would
-without the package. Nothing else changes: same routes,
-same validation, same answers (tests/unit/test_lambda_main.py).
-
-The bundles load in a background thread that starts before any other import (handler.early_models): session
-creation and warm-up release the GIL, so on more than one vCPU they overlap FastAPI's import. The app is then
-built from those settings and models, exactly as create_app() would have loaded them.
+What it leaves out: OpenBLAS's spinning thread pool (see below), and pydantic.v1. FastAPI checks every route's
+models against pydantic.v1 (for a migration error message) and that first check imports the whole legacy
+pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a busy host, about 3% of the
+imports). This app defines no v1 models, so pydantic.v1 is marked as not importable before FastAPI loads;
+FastAPI's check then answers "not a v1 model" at once, as it would without the package. Nothing else changes:
+same routes, same validation, same answers (tests/unit/test_lambda_main.py).
 
 `handler` is built on first access, like `handler.app.handler`: the Lambda runtime resolves it during INIT.
 After the build one JSON line, {"event": "init_phases", ...}, gives the INIT's phases in milliseconds:
-start_ms (interpreter and Lambda runtime client, before this module), imports_ms (the main thread's imports:
-FastAPI, the handler; numpy and onnxruntime too, where the loading thread has not imported them first),
-models_ms (the bundles' load and warm-up, in the background thread, overlapping imports_ms), models_wait_ms
-(how long the main thread then waited for the models: what the overlap did not hide), app_ms (the rest of the
-app), ready_ms (process start to handler ready: the INIT), and CPU time, which contention on a busy host
-inflates far less than wall time: start_cpu_ms, imports_cpu_ms (every thread, while the main thread imported),
-build_cpu_ms (the rest: models and app), cpu_ms (the whole process so far, every thread).
+start_ms (interpreter and Lambda runtime client, before this module), imports_ms (FastAPI, numpy,
+onnxruntime, the handler), models_ms (bundles loaded and warmed up), app_ms (the rest of the app),
+ready_ms (process start to handler ready: the INIT), and CPU time, which contention on a busy host inflates
+far less than wall time: start_cpu_ms, imports_cpu_ms, build_cpu_ms (models and app), cpu_ms (the whole
+process so far, every thread).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
 
-from handler.early_models import EarlyModels
-from handler.process_clock import process_age_ms
+# Before numpy loads OpenBLAS: its default pool (a thread per CPU) spins after numpy's import, taking CPU the
+# INIT's imports and model loads need (30-60 ms of CPU in the image on 2 CPUs), and nothing here gives BLAS
+# enough work to use a second thread (onnxruntime has its own pool). An explicit setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from handler.process_clock import process_age_ms  # noqa: E402  (after the line above: nothing may import numpy first)
 
 _START_MS = process_age_ms()
 _START_CPU = time.process_time()
@@ -40,15 +39,13 @@ _IMPORTS_FROM = time.perf_counter()
 if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
     sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
 
-_EARLY = EarlyModels()  # (after the guard: nothing the thread imports may bring pydantic.v1 in)
-
-from handler import app as _app  # noqa: E402  (after the guard, which must precede FastAPI's import)
+from handler import app as _app  # noqa: E402  (after the line above, which must precede FastAPI's import)
 
 _IMPORTS_MS = (time.perf_counter() - _IMPORTS_FROM) * 1000
 _IMPORTS_CPU = time.process_time()
 
 
-def init_phases(build_ms: float, models_ms: float, wait_ms: float) -> dict[str, Any]:
+def init_phases(build_ms: float, models_ms: float) -> dict[str, Any]:
     """The INIT's phases (see the module docstring); ready_ms is None where /proc cannot tell."""
     cpu = time.process_time()
     return {
@@ -56,8 +53,7 @@ def init_phases(build_ms: float, models_ms: float, wait_ms: float) -> dict[str, 
         "start_ms": _START_MS,
         "imports_ms": round(_IMPORTS_MS, 1),
         "models_ms": round(models_ms, 1),
-        "models_wait_ms": round(wait_ms, 1),
-        "app_ms": round(build_ms - wait_ms, 1),
+        "app_ms": round(build_ms - models_ms, 1),
         "ready_ms": process_age_ms(),
         "start_cpu_ms": round(_START_CPU * 1000, 1),
         "imports_cpu_ms": round((_IMPORTS_CPU - _START_CPU) * 1000, 1),
@@ -71,11 +67,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     fresh = not _app._default
     started = time.perf_counter()
-    built = _app._build_default(_EARLY.result() if fresh else None)
+    built = _app._build_default()
     if fresh:
         state = built["app"].state.edge
-        build_ms = (time.perf_counter() - started) * 1000
-        phases = init_phases(build_ms, state.models.init_seconds * 1000, _EARLY.wait_ms)
+        phases = init_phases((time.perf_counter() - started) * 1000, state.models.init_seconds * 1000)
         if state.access_log.enabled:
             state.access_log.sink(json.dumps(phases, separators=(",", ":")))
     return built[name]

@@ -2,10 +2,6 @@
 
 A model that fails to load does not stop the process: its routes answer 503 with a clear message and the
 cause is logged, so a bad deploy shows up as readable errors instead of a crash loop.
-
-No web stack at import (handler.errors, which imports FastAPI, is imported where an error is raised): the
-Lambda entry point loads the bundles in a thread while the main thread imports FastAPI (handler.early_models),
-and that thread must not wait for FastAPI's import to start.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ from edge_encoders.bundle_model import BundleModel
 from edge_encoders.errors import EdgeEncodersError
 from edge_encoders.families import EMBED, FAMILIES, RERANK, Family
 from handler.bundle_location import local_bundle
+from handler.errors import ApiError
 from handler.settings import Settings
 
 log = logging.getLogger("handler")
@@ -65,8 +62,6 @@ class Models:
 
     def require(self, family: Family[ModelT]) -> ModelT:
         """The loaded model of this family, else 404 (turned off) or 503 (failed to load) naming it."""
-        from handler.errors import ApiError  # loaded long before any request: a dictionary look-up
-
         if family.name in self.disabled:
             raise ApiError(
                 404,
@@ -111,8 +106,6 @@ class Models:
         Waits at most `timeout` seconds for a slot (None: as long as it takes), else 503.
         """
         if not self._gate.acquire(timeout=None if timeout is None else max(0.0, timeout)):
-            from handler.errors import ApiError
-
             raise ApiError(
                 503,
                 "queue_timeout",

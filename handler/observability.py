@@ -10,7 +10,6 @@ CloudWatch only extracts metrics from lines that are pure JSON.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable
@@ -119,10 +118,3 @@ class AccessLog:
             "Route": facts.route,
             **present,
         }
-
-
-def setup_logging(level: str) -> None:
-    """Our loggers at the configured level; a plain stderr handler only if nobody (Lambda, uvicorn) set one."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("handler", "edge_encoders"):
-        logging.getLogger(name).setLevel(level.upper())
