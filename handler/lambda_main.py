@@ -30,7 +30,7 @@ from typing import Any
 # enough work to use a second thread (onnxruntime has its own pool). An explicit setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from handler.process_clock import process_age_ms  # noqa: E402  (after the line above: nothing may import numpy first)
+from handler.process_clock import process_age_ms
 
 _START_MS = process_age_ms()
 _START_CPU = time.process_time()

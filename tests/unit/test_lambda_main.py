@@ -24,8 +24,8 @@ threads = len(os.listdir("/proc/self/task"))  # numpy (OpenBLAS) is loaded now, 
 lambda_handler = entry.handler
 answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
 v1 = sys.modules.get("pydantic.v1")
-blas = os.environ.get("OPENBLAS_NUM_THREADS")
-print("PROBE" + json.dumps({{"answers": answers, "pydantic_v1_loaded": v1 is not None, "threads": threads, "blas": blas}}))
+found = {{"pydantic_v1_loaded": v1 is not None, "threads": threads, "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}
+print("PROBE" + json.dumps({{"answers": answers, **found}}))
 """
 
 
