@@ -125,7 +125,8 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
 
     Why not include_router: FastAPI keeps an included router as is and, at the first request, builds every one
     of its routes a second time (dependencies, response models) for the including app. The routes built when
-    the route modules were imported serve as they are, so that first request no longer pays for it.
+    the route modules were imported serve as they are, so that first request no longer pays for it. (Those
+    routes do not consult `app.dependency_overrides`; nothing here uses it.)
     """
     app.router.routes.extend(router.routes)
 
