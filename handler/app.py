@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
@@ -108,12 +108,27 @@ def create_app(
     errors.install(app)
     if settings.docs:
         docs.install(app)
-    for module in (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta, routes_ready):
-        app.include_router(module.router)
+    for module in ROUTE_MODULES:
+        add_routes(app, module.router)
     app.add_middleware(EdgeMiddleware, state=state)
     app.add_middleware(DialectMiddleware, metrics=app.state.metrics)  # outside: it sees every error
     _add_cors(app, settings)
     return app
+
+
+ROUTE_MODULES = (routes_tei, routes_native, routes_openai, routes_cohere, routes_rerank, routes_meta, routes_ready)
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes on the app itself, as include_router would serve them (our routers have no prefix,
+    dependencies or hooks of their own: tests/unit/test_handler_app.py compares the OpenAPI and the routes).
+
+    Why not include_router: FastAPI keeps an included router as is and, at the first request, builds every one
+    of its routes a second time (dependencies, response models) for the including app. The routes built when
+    the route modules were imported serve as they are, so that first request no longer pays for it. (Those
+    routes do not consult `app.dependency_overrides`; nothing here uses it.)
+    """
+    app.router.routes.extend(router.routes)
 
 
 def _add_cors(app: FastAPI, settings: Settings) -> None:

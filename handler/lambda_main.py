@@ -1,12 +1,12 @@
 """The Lambda image's entry point, `handler.lambda_main.handler`: the same app and handler as
 `handler.app.handler`, built with less work in the INIT phase, and a log line saying where the INIT went.
 
-What it leaves out: FastAPI checks every route's models against pydantic.v1 (for a migration error message) and
-that first check imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of
-wall time on a busy host, about 3% of the imports). This app defines no v1 models, so pydantic.v1 is marked as
-not importable before FastAPI loads; FastAPI's check then answers "not a v1 model" at once, as it would
-without the package. Nothing else changes: same routes,
-same validation, same answers (tests/unit/test_lambda_main.py).
+What it leaves out: OpenBLAS's spinning thread pool (see below), and pydantic.v1. FastAPI checks every route's
+models against pydantic.v1 (for a migration error message) and that first check imports the whole legacy
+pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a busy host, about 3% of the
+imports). This app defines no v1 models, so pydantic.v1 is marked as not importable before FastAPI loads;
+FastAPI's check then answers "not a v1 model" at once, as it would without the package. Nothing else changes:
+same routes, same validation, same answers (tests/unit/test_lambda_main.py).
 
 `handler` is built on first access, like `handler.app.handler`: the Lambda runtime resolves it during INIT.
 After the build one JSON line, {"event": "init_phases", ...}, gives the INIT's phases in milliseconds:
@@ -20,9 +20,15 @@ process so far, every thread).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
+
+# Before numpy loads OpenBLAS: its default pool (a thread per CPU) spins after numpy's import, taking CPU the
+# INIT's imports and model loads need (30-60 ms of CPU in the image on 2 CPUs), and nothing here gives BLAS
+# enough work to use a second thread (onnxruntime has its own pool). An explicit setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from handler.process_clock import process_age_ms
 

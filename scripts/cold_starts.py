@@ -54,8 +54,10 @@ def cold_start(image: str, env: dict[str, str], event: dict[str, Any]) -> dict[s
     extra = ["--read-only", "--tmpfs", "/tmp", "--memory", "2g"]
     image = env.get("IMAGE", image)  # IMAGE=<tag> in a config: another image (e.g. one built without a step)
     command = (env["CMD"],) if "CMD" in env else ()  # CMD=<module.handler>: another entry point
+    if "CPUSET" in env:  # CPUSET=0: the function on one CPU, as a function of 1,769 MB or less gets one vCPU
+        extra += ["--cpuset-cpus", env["CPUSET"]]
     for key, value in env.items():
-        if key in ("IMAGE", "CMD"):
+        if key in ("IMAGE", "CMD", "CPUSET"):
             continue
         extra += ["-e", f"{key}={value}"]
     started = time.perf_counter()
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "--config",
         action="append",
         default=[],
-        help="NAME=KEY=VALUE[,...]; IMAGE=<tag> another image, CMD=<handler> another entry point",
+        help="NAME=KEY=VALUE[,...]; IMAGE=<tag> another image, CMD=<handler> another entry point, CPUSET=<cpus> "
+        "the CPUs the container may use (CPUSET=0: one)",
     )
     args = parser.parse_args(argv)
     configs = dict(DEFAULT_CONFIGS)

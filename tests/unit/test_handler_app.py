@@ -106,3 +106,36 @@ def test_s3_bundle_uri_fetches_each_bundle_into_the_cache(monkeypatch: pytest.Mo
 def test_module_attributes_other_than_app_and_handler_do_not_exist() -> None:
     with pytest.raises(AttributeError):
         handler.app.__getattr__("nope")
+
+
+def test_routes_on_the_app_serve_and_document_as_include_router_would() -> None:
+    """create_app puts the routers' routes on the app itself (FastAPI would build each included route a second
+    time at the first request): the same paths, methods, names, OpenAPI document and answers as include_router."""
+    mine = make_app(docs=True)
+    included = make_app(docs=True)
+    routers = [module.router for module in handler.app.ROUTE_MODULES]
+    ours = {id(route) for router in routers for route in router.routes}
+    included.router.routes[:] = [r for r in included.router.routes if id(r) not in ours]
+    for router in routers:
+        included.include_router(router)
+
+    def table(app: Any) -> list[tuple[str, list[str], str]]:
+        routes = []  # an included router is one entry of app.routes: its own routes, in order
+        for route in app.routes:
+            routes += getattr(route, "original_router", route).routes if hasattr(route, "original_router") else [route]
+        return [(r.path, sorted(getattr(r, "methods", None) or []), r.name) for r in routes]
+
+    assert len(table(mine)) > 30 and table(mine) == table(included)
+    assert mine.openapi() == included.openapi()
+    ours_client, theirs_client = TestClient(mine), TestClient(included)
+    for method, path, body in (
+        ("POST", "/native/embed", {"inputs": ["a", "b"]}),
+        ("POST", "/v1/embeddings", {"input": "x", "model": "nope"}),
+        ("POST", "/rerank", {"query": "q", "texts": ["a", "b"]}),
+        ("POST", "/embed", {"inputs": 3}),
+        ("GET", "/health", None),
+        ("PUT", "/native/embed", None),
+    ):
+        a = ours_client.request(method, path, json=body)
+        b = theirs_client.request(method, path, json=body)
+        assert (a.status_code, a.json()) == (b.status_code, b.json()), path

@@ -1,5 +1,5 @@
 """The Lambda image's entry point (handler.lambda_main) answers exactly as handler.app.handler does, without
-importing pydantic.v1, and logs the INIT's phases.
+importing pydantic.v1 or starting OpenBLAS's thread pool, and logs the INIT's phases.
 
 Each entry point runs in a fresh interpreter, as the Lambda runtime starts it: the pydantic.v1 guard acts at
 import time, and this pytest process has long imported FastAPI.
@@ -18,12 +18,14 @@ from helpers.toy_handler import bundle_paths
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, sys
+import json, os, sys
 import {module} as entry
+threads = len(os.listdir("/proc/self/task"))  # numpy (OpenBLAS) is loaded now, no onnxruntime session yet
 lambda_handler = entry.handler
 answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
 v1 = sys.modules.get("pydantic.v1")
-print("PROBE" + json.dumps({{"answers": answers, "pydantic_v1_loaded": v1 is not None}}))
+found = {{"pydantic_v1_loaded": v1 is not None, "threads": threads, "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}
+print("PROBE" + json.dumps({{"answers": answers, **found}}))
 """
 
 
@@ -50,12 +52,13 @@ EVENTS = [
 ]
 
 
-def _run(module: str) -> tuple[dict[str, object], str]:
+def _run(module: str, **extra_env: str) -> tuple[dict[str, object], str]:
     embed, rerank = bundle_paths()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_") and k != "OPENBLAS_NUM_THREADS"},
         "EDGE_EMBED_BUNDLE": str(embed),
         "EDGE_RERANK_BUNDLE": str(rerank),
+        **extra_env,
     }
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)],
@@ -87,6 +90,9 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     lean, log = _run("handler.lambda_main")
     assert plain["pydantic_v1_loaded"] is True  # the saving is real: FastAPI's check imports it otherwise
     assert lean["pydantic_v1_loaded"] is False
+    assert (lean["blas"], plain["blas"]) == ("1", None)
+    if len(os.sched_getaffinity(0)) > 1:  # OpenBLAS starts a thread per further CPU, unless told otherwise
+        assert lean["threads"] < plain["threads"], (lean["threads"], plain["threads"])  # type: ignore[operator]
     statuses = [a["statusCode"] for a in lean["answers"]]  # type: ignore[attr-defined]
     assert statuses == [200, 404, 200, 200, 422, 200, 200], statuses
     for mine, theirs in zip(lean["answers"], plain["answers"], strict=True):  # type: ignore[call-overload]
@@ -97,3 +103,9 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     for key in ("imports_ms", "models_ms", "app_ms", "cpu_ms"):
         assert isinstance(record[key], float) and record[key] >= 0, record
     assert record["ready_ms"] >= record["imports_ms"] + record["models_ms"], record
+
+
+def test_an_explicit_openblas_setting_is_kept() -> None:
+    lean, _ = _run("handler.lambda_main", OPENBLAS_NUM_THREADS="2")
+    assert lean["blas"] == "2"
+    assert [a["statusCode"] for a in lean["answers"]][:4] == [200, 404, 200, 200]  # type: ignore[attr-defined]
