@@ -158,3 +158,82 @@ def test_a_graph_without_the_patterns_is_unchanged(tmp_path: Path) -> None:
     report = hybridfuse.fuse(after)
     assert (report.gelu_range, report.blocked_quantize) == (0, 0)
     assert after.SerializeToString() == before.SerializeToString()
+
+
+HEADS, HEAD_DIM = 2, 16
+
+
+def _attention_toy(path: Path, rng: np.random.Generator) -> None:
+    """LayerNorm -> Q/K/V projections with bias -> SDPA as torch exports it (q and k each scaled by
+    sqrt(1/sqrt(head_dim)), computed from the shape at run time) -> context (batch, seq, HIDDEN)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = {
+        "g": (1.0 + rng.normal(size=(HIDDEN,)) * 0.1).astype(np.float32),
+        "be": (rng.normal(size=(HIDDEN,)) * 0.1).astype(np.float32),
+        "shape4": np.array([0, -1, HEADS, HEAD_DIM], np.int64),
+        "shape3": np.array([0, -1, HIDDEN], np.int64),
+        "last": np.array([-1], np.int64),
+        "end": np.array([2**62], np.int64),
+        "one": np.array(1.0, np.float32),
+    }
+    nodes = [helper.make_node("LayerNormalization", ["x0", "g", "be"], ["x"], name="ln", axis=-1)]
+    for p in ("q", "k", "v"):
+        w[f"W{p}"] = rng.normal(size=(HIDDEN, HIDDEN)).astype(np.float32) * 0.3
+        w[f"b{p}"] = rng.normal(size=(HIDDEN,)).astype(np.float32) * 0.1
+        perm = [0, 2, 3, 1] if p == "k" else [0, 2, 1, 3]
+        nodes += [
+            helper.make_node("MatMul", ["x", f"W{p}"], [f"{p}m"], name=f"{p}_mm"),
+            helper.make_node("Add", [f"{p}m", f"b{p}"], [f"{p}b"], name=f"{p}_add"),
+            helper.make_node("Reshape", [f"{p}b", "shape4"], [f"{p}r"], name=f"{p}_reshape"),
+            helper.make_node("Transpose", [f"{p}r"], [f"{p}t"], name=f"{p}_transpose", perm=perm),
+        ]
+    nodes += [
+        helper.make_node("Shape", ["qt"], ["qs"], name="scale_shape"),
+        helper.make_node("Slice", ["qs", "last", "end"], ["qd"], name="scale_slice"),
+        helper.make_node("Cast", ["qd"], ["qdf"], name="scale_cast", to=TensorProto.FLOAT),
+        helper.make_node("Sqrt", ["qdf"], ["qsq"], name="scale_sqrt"),
+        helper.make_node("Div", ["one", "qsq"], ["inv"], name="scale_div"),
+        helper.make_node("Sqrt", ["inv"], ["half_scale"], name="scale_sqrt2"),
+        helper.make_node("Mul", ["qt", "half_scale"], ["qsc"], name="q_scale"),
+        helper.make_node("Mul", ["kt", "half_scale"], ["ksc"], name="k_scale"),
+        helper.make_node("MatMul", ["qsc", "ksc"], ["scores"], name="scores"),
+        helper.make_node("Add", ["scores", "mask"], ["masked"], name="mask_add"),
+        helper.make_node("Softmax", ["masked"], ["probs"], name="softmax", axis=-1),
+        helper.make_node("MatMul", ["probs", "vt"], ["ctx"], name="context"),
+        helper.make_node("Transpose", ["ctx"], ["ctxt"], name="ctx_transpose", perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["ctxt", "shape3"], ["y"], name="ctx_reshape"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "attention",
+        [
+            helper.make_tensor_value_info("x0", TensorProto.FLOAT, ["batch", "seq", HIDDEN]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", 1, 1, "seq"]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", HIDDEN])],
+        [numpy_helper.from_array(v, k) for k, v in w.items()],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+
+
+def test_attention_scale_moves_into_the_q_projection(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    _attention_toy(tmp_path / "toy.onnx", rng)
+    mask = np.zeros((1, 1, 1, 8), np.float32)
+    calib = [{"x0": _inputs(rng, 1, 8), "mask": mask} for _ in range(32)]
+    ln = frozenset({"LayerNormalization"})
+    plan = rowquant.RowQuantPlan(alpha=0.7, smooth_only_after=ln, static_after=ln)
+    rowquant.build_rowwise(tmp_path / "toy.onnx", tmp_path / "hybrid.onnx", iter(calib), plan)
+    report = _fused(tmp_path / "hybrid.onnx", tmp_path / "fused.onnx")
+    assert report.attention_scale == 1
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "fused.onnx")).graph.node]
+    assert "Sqrt" not in ops and "Mul" in ops  # the shape chain is gone; the static chains' Muls remain
+    x = _inputs(rng, 3, 6)
+    padded = np.zeros((3, 1, 1, 6), np.float32)
+    padded[0, ..., 4:] = -1e4  # the first text has two padded positions
+    feeds = {"x0": x, "mask": padded}
+    unfused = ort.InferenceSession(str(tmp_path / "hybrid.onnx"), providers=["CPUExecutionProvider"])
+    fused = ort.InferenceSession(str(tmp_path / "fused.onnx"), providers=["CPUExecutionProvider"])
+    (a,), (b,) = unfused.run(["y"], feeds), fused.run(["y"], feeds)
+    assert _rel_err(b, a) < 1e-5  # the same products, the scale applied in the GEMM's epilogue
