@@ -113,16 +113,19 @@ def load_validation_set(data_dir: Path) -> ValidationSet:
 
 
 def measure_speed(family: Family, bundles: dict[str, Path], vset: ValidationSet) -> dict[str, float]:
-    """Throughput of each bundle on the same mixed-length inputs, in the family's unit (texts/s, pairs/s).
+    """Inputs per CPU-second of each bundle on the same mixed-length inputs (texts/s, pairs/s of one core).
 
-    Round-robin over the variants, best of SPEED_REPEATS each, so a noisy moment (or torch's worker threads
-    still spinning after the reference run) does not favour whichever variant happened to run last.
+    Which variant ships rests on this figure, so it must not depend on how busy the build box is: each
+    bundle runs on ONE onnxruntime thread with spinning off (``families.base.speed_session``) and is timed
+    by the process's CPU time, not the wall clock. Wall-clock throughput on a shared 2-vCPU box swung by 2x
+    between two exports and reversed the order of two variants; single-thread CPU time ranks them as a quiet
+    box's throughput does. Round-robin over the variants, best of SPEED_REPEATS each.
     """
     runs = {name: family.speed_run(path, vset, SPEED_TEXTS) for name, path in bundles.items()}
     best = dict.fromkeys(bundles, float("inf"))
     for _ in range(SPEED_REPEATS):
         for name, (run, _count) in runs.items():
-            started = time.perf_counter()
+            started = time.process_time()
             run()
-            best[name] = min(best[name], time.perf_counter() - started)
+            best[name] = min(best[name], time.process_time() - started)
     return {name: runs[name][1] / best[name] if best[name] > 0 else float("inf") for name in bundles}

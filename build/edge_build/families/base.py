@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 Column = tuple[str, Callable[[dict[str, Any]], str]]
 
 
+def speed_session() -> Any:
+    """How the build times a variant: ONE onnxruntime thread, spinning off, so the process's CPU time is the
+    model's work alone and the figure (which decides what ships) does not move with the box's load."""
+    from edge_encoders.session import SessionConfig
+
+    return SessionConfig(intra_op_threads=1, allow_spinning=False)
+
+
 @dataclass(frozen=True)
 class GateSpec:
     """One threshold of a family's gate: ``metric >= default`` for variants of one precision ("exact"/"int8")."""
@@ -82,7 +90,8 @@ class Family:
         raise NotImplementedError
 
     def speed_run(self, bundle: Path, vset: ValidationSet, limit: int) -> tuple[Callable[[], object], int]:
-        """A warmed-up call over at most ``limit`` validation inputs through the runtime, and its input count."""
+        """A warmed-up call over at most ``limit`` validation inputs through the runtime (opened with
+        ``speed_session()``: one thread, no spinning, so CPU time measures it), and its input count."""
         raise NotImplementedError
 
     def calibration_encodings(self, tokenizer: TextTokenizer, texts: list[str]) -> list[Any]:

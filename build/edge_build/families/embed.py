@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from edge_build.errors import BuildError
-from edge_build.families.base import Column, Family, GateSpec
+from edge_build.families.base import Column, Family, GateSpec, speed_session
 from edge_build.model_facts import ModelFacts, max_seq_length, transformer_dir
 from edge_build.report import fmt, part
 
@@ -137,7 +137,7 @@ class EmbedFamily(Family):
     def speed_run(self, bundle: Path, vset: ValidationSet, limit: int) -> tuple[Callable[[], object], int]:
         from edge_encoders import Embedder
 
-        embedder = Embedder.from_bundle(bundle, verify=False)
+        embedder = Embedder.from_bundle(bundle, verify=False, session_config=speed_session())
         texts = vset.all_embed_texts()[:limit]
         embedder.embed(texts[:4])
         return (lambda: embedder.embed(texts)), len(texts)

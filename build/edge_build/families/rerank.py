@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from edge_build.errors import BuildError
-from edge_build.families.base import Column, Family, GateSpec
+from edge_build.families.base import Column, Family, GateSpec, speed_session
 from edge_build.model_facts import ModelFacts, max_seq_length, transformer_dir
 from edge_build.report import fmt, part
 
@@ -147,7 +147,7 @@ class RerankFamily(Family):
     def speed_run(self, bundle: Path, vset: ValidationSet, limit: int) -> tuple[Callable[[], object], int]:
         from edge_encoders import Reranker
 
-        reranker = Reranker.from_bundle(bundle, verify=False)
+        reranker = Reranker.from_bundle(bundle, verify=False, session_config=speed_session())
         pairs = vset.pairs[:limit]
         reranker.score(pairs[:4])
         return (lambda: reranker.score(pairs)), len(pairs)
