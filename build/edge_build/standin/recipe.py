@@ -7,8 +7,8 @@ from dataclasses import dataclass
 STANDIN_VERSION = 3  # bump when the training recipe changes: it is part of the cache key
 STANDIN_NOTE = (
     "Stand-in reranker: NOT a trained MS MARCO cross-encoder. No cross-encoder weights can be had offline, so "
-    "the build fine-tuned a CrossEncoder score head on the packaged all-MiniLM-L6-v2 for a minute or two on "
-    "CPU, on the query/passage pairs in data/standin/, with the MiniLM bi-encoder's cosine similarity as the "
+    "the build fine-tuned a CrossEncoder score head on the packaged all-MiniLM-L6-v2 for about two minutes "
+    "on CPU, on the query/passage pairs in data/standin/, with the MiniLM bi-encoder's cosine similarity as the "
     "teacher label and a margin loss asking the teacher's top passage to lead the others by 2 logits. It "
     "ranks roughly like that bi-encoder. For real reranking quality, build with a real cross-encoder "
     "(e.g. --rerank hub:cross-encoder/ms-marco-MiniLM-L6-v2 or a local CrossEncoder folder)."
