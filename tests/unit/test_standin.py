@@ -166,6 +166,35 @@ def test_margin_loss_asks_the_teachers_better_passage_to_lead_by_its_gap() -> No
     assert float(train.margin_loss(flipped, pairs, cosines, params)) > 2.0
 
 
+def test_margin_floor_asks_the_teachers_top1_to_lead_every_other_passage_by_the_floor() -> None:
+    import torch
+
+    params = StandinParams(queries_per_step=2, passages_per_query=3, top1_floor=1.0)
+    # query 0: passage 1 is the teacher's best by a hair (a near-tie the gap-scaled margin barely sees)
+    cosines = torch.tensor([[0.500, 0.501, 0.10, 0.0], [0.9, 0.2, 0.1, 0.0]])
+    pairs = [(0, 1), (0, 0), (0, 2), (1, 3), (1, 1), (1, 2)]  # query 1's top-1 (passage 0) was not sampled
+    decided = torch.tensor([2.0, 1.0, -1.5, 9.0, 0.0, 5.0])  # leads 1.0 and 3.5; query 1 adds nothing
+    assert float(train.margin_floor_loss(decided, pairs, cosines, params)) == 0.0
+    near_tie = torch.tensor([2.0, 1.98, -1.5, 9.0, 0.0, 5.0])  # lead 0.02 misses the floor by 0.98
+    assert float(train.margin_floor_loss(near_tie, pairs, cosines, params)) == pytest.approx(0.98 / 2)
+    flipped = torch.tensor([1.0, 2.0, 0.0, 0.0, 0.0, 0.0])  # runner-up ahead by 1: hinge 2, other pair 0
+    assert float(train.margin_floor_loss(flipped, pairs, cosines, params)) == pytest.approx(2.0 / 2)
+    # the gap-scaled margin asks only 0.01 logits of the near-tie: the floor is what decides it
+    assert float(train.margin_loss(near_tie[:3], pairs[:3], cosines, replace(params, queries_per_step=1))) == 0.0
+
+
+def test_margin_floor_ignores_a_duplicate_of_the_top_passage() -> None:
+    import torch
+
+    params = StandinParams(queries_per_step=1, passages_per_query=3, top1_floor=1.0)
+    cosines = torch.tensor([[0.9, 0.2, 0.1]])
+    pairs = [(0, 0), (0, 1), (0, 0)]  # the random pick drew the top passage again
+    logits = torch.tensor([3.0, 1.0, 3.0], requires_grad=True)
+    assert float(train.margin_floor_loss(logits, pairs, cosines, params).detach()) == 0.0
+    (train.margin_floor_loss(logits * torch.tensor([1.0, 2.5, 1.0]), pairs, cosines, params)).backward()
+    assert logits.grad is not None and float(logits.grad[1]) > 0.0  # pushes the runner-up down
+
+
 class _TiedModel:
     """A stand-in whose scores tie on the first two candidates: Spearman must give them one shared rank."""
 

@@ -2,9 +2,10 @@
 
 No cross-encoder weights can be had without the model hub, yet the build must export, quantize and validate a
 real reranker graph. So the build makes one: ``CrossEncoder(<MiniLM folder>, num_labels=1)`` (a fresh score head
-on the MiniLM encoder), trained for about a minute on CPU on the query/passage pairs shipped in data/standin/,
-each labelled with the bi-encoder's cosine similarity sharpened into a soft target (BCE). It learns to rank like
-its teacher; it is not an MS MARCO reranker, and the saved folder, the manifest and the README say so.
+on the MiniLM encoder), trained for about two minutes on CPU on the query/passage pairs shipped in data/standin/,
+each labelled with the bi-encoder's cosine similarity sharpened into a soft target (BCE), plus listwise, pairwise
+margin and top-1 margin-floor losses (a decided top-1: see recipe.py). It learns to rank like its teacher; it is
+not an MS MARCO reranker, and the saved folder, the manifest and the README say so.
 
 Deterministic (fixed seeds, fixed step count) and cached under ``work_dir`` keyed on every input, so a second
 ``make export`` reuses the trained folder instead of training again.

@@ -95,7 +95,7 @@ def build_standin(
         shutil.rmtree(tmp, ignore_errors=True)
         progress(
             f"rerank: no cross-encoder weights offline; training a STAND-IN reranker from {base.path.name} "
-            f"({params.steps} steps, about a minute on CPU)"
+            f"({params.steps} steps, about two minutes on CPU)"
         )
         report = train_standin(base.path, tmp, queries, passages, params, progress)
         report["cache_key"] = key
