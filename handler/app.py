@@ -25,6 +25,7 @@ import edge_encoders
 from edge_encoders.families import family_names
 from handler import (
     docs,
+    error_docs,
     errors,
     routes_cohere,
     routes_meta,
@@ -106,6 +107,7 @@ def create_app(
     app.state.edge = state
     app.state.metrics = Metrics()
     errors.install(app)
+    error_docs.install(app)  # the error bodies' schemas, documented by reference on every route
     if settings.docs:
         docs.install(app)
     for module in ROUTE_MODULES:

@@ -30,6 +30,7 @@ from edge_encoders.errors import (
     TooManyTokensError,
     UnboundedInputError,
 )
+from handler.error_docs import ref_responses
 
 log = logging.getLogger("handler")
 
@@ -88,8 +89,8 @@ class ErrorBody(BaseModel):
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the given statuses, all with the error body."""
-    return {s: {"model": ErrorBody, "description": _TYPES.get(s, "error")} for s in statuses}
+    """OpenAPI `responses=` entries for the given statuses, all with the error body (by reference: error_docs)."""
+    return ref_responses(ErrorBody, {s: _TYPES.get(s, "error") for s in statuses})
 
 
 # Runtime error class -> status. The runtime's message is written for users and goes to the client as is.

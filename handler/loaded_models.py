@@ -17,6 +17,7 @@ from edge_encoders import BatchPolicy, Embedder, Reranker, SessionConfig
 from edge_encoders.bundle_model import BundleModel
 from edge_encoders.errors import EdgeEncodersError
 from edge_encoders.families import EMBED, FAMILIES, RERANK, Family
+from edge_encoders.text_tokenizer import TokenizerCache
 from handler.bundle_location import local_bundle
 from handler.errors import ApiError
 from handler.settings import Settings
@@ -129,6 +130,7 @@ def load_models(settings: Settings) -> Models:
         allow_spinning=settings.thread_spinning,
     )
     policy = BatchPolicy(token_budget=settings.token_budget, max_batch_size=settings.max_batch_size)
+    tokenizers = TokenizerCache()  # the embedder and reranker on one base model share its tokenizer
     for fam in FAMILIES:
         location = settings.bundle_path(fam.name)
         if location is None:
@@ -141,6 +143,7 @@ def load_models(settings: Settings) -> Models:
                 batch_policy=policy,
                 verify=settings.verify_bundles,
                 warmup=settings.warmup,
+                tokenizers=tokenizers,
             )
         except EdgeEncodersError as exc:  # the details (paths, library text) go to the log only
             models.errors[fam.name] = f"it failed to load ({exc.code}); the cause is in the server log"

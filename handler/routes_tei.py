@@ -19,6 +19,7 @@ from pydantic import ValidationError
 import edge_encoders
 from edge_encoders import Embedder, Reranker
 from handler import calls, dialect_calls, routes_meta, tokenization
+from handler.error_docs import ref_responses
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
 from handler.schemas import HealthResponse, text_list
@@ -56,7 +57,7 @@ _STATUSES = {
     500: "Backend",
     503: "Unhealthy",
 }
-ERRORS: dict[int | str, dict[str, object]] = {s: {"model": TeiError, "description": d} for s, d in _STATUSES.items()}
+ERRORS = ref_responses(TeiError, _STATUSES)
 
 
 def _texts(state: AppState, inputs: TeiInput, field: str = "inputs") -> list[str]:
@@ -294,7 +295,11 @@ async def info(state: StateDep) -> Response:
     return JSONResponse(out.model_dump())
 
 
-@router.get("/metrics", response_class=PlainTextResponse, responses=ERRORS)
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses=ref_responses(TeiError, _STATUSES, media_type="text/plain"),
+)
 async def metrics(request: Request) -> Response:
     """Request counts and latency histograms of this process, Prometheus text format (TEI's metric names)."""
     registry: Metrics = request.app.state.metrics

@@ -14,7 +14,7 @@ from edge_encoders import load_cache
 from edge_encoders.errors import BundleError
 from edge_encoders.manifest import Manifest, read_manifest, verify_files
 from edge_encoders.session import SessionConfig, create_session, run_options
-from edge_encoders.text_tokenizer import TextTokenizer
+from edge_encoders.text_tokenizer import TextTokenizer, TokenizerCache
 
 log = logging.getLogger("edge_encoders")
 
@@ -41,8 +41,12 @@ def open_bundle(
     session_config: SessionConfig | None = None,
     verify: bool = True,
     machine: str | None = None,
+    tokenizers: TokenizerCache | None = None,
 ) -> LoadedBundle:
-    """Read the manifest, verify the files this process will load, open tokenizer and session."""
+    """Read the manifest, verify the files this process will load, open tokenizer and session.
+
+    tokenizers: shared with the other bundles loaded with the same cache (one tokenizer for equal ones).
+    """
     started = time.perf_counter()
     path = Path(bundle_dir)
     manifest = read_manifest(path)
@@ -55,7 +59,11 @@ def open_bundle(
         needed.append(manifest.calibration_file)
     if verify:
         verify_files(path, manifest, needed)
-    tokenizer = TextTokenizer(path / manifest.tokenizer_file, manifest.max_seq_length)
+    if tokenizers is None:
+        tokenizer = TextTokenizer(path / manifest.tokenizer_file, manifest.max_seq_length)
+    else:
+        key = load_cache.tokenizer_key(path, manifest)
+        tokenizer = tokenizers.get(key, path / manifest.tokenizer_file, manifest.max_seq_length)
     optimized = load_cache.find(path, manifest, model_file, verify=verify)
     if optimized is not None:  # optimized at image build: skip onnxruntime's graph optimization now
         config = replace(session_config or SessionConfig(), graph_optimization="disabled")

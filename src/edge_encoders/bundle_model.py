@@ -14,7 +14,7 @@ from edge_encoders.manifest import Manifest
 from edge_encoders.request_checks import NO_LIMITS, Limits
 from edge_encoders.session import SessionConfig
 from edge_encoders.stop import StopToken
-from edge_encoders.text_tokenizer import TextTokenizer, TokenBatch
+from edge_encoders.text_tokenizer import TextTokenizer, TokenBatch, TokenizerCache
 
 DEFAULT_POLICY = BatchPolicy()
 
@@ -38,9 +38,11 @@ class BundleModel:
         limits: Limits = NO_LIMITS,
         verify: bool = True,
         warmup: bool = False,
+        tokenizers: TokenizerCache | None = None,
     ) -> None:
+        """tokenizers: a cache shared by the models loaded together (one tokenizer object for equal ones)."""
         self._bundle: LoadedBundle = open_bundle(
-            bundle_dir, expected_kind=self.kind, session_config=session_config, verify=verify
+            bundle_dir, expected_kind=self.kind, session_config=session_config, verify=verify, tokenizers=tokenizers
         )
         self.batch_policy = batch_policy
         self.limits = limits

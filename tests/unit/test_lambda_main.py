@@ -1,5 +1,6 @@
 """The Lambda image's entry point (handler.lambda_main) answers exactly as handler.app.handler does, without
-importing pydantic.v1 or starting OpenBLAS's thread pool, and logs the INIT's phases.
+importing pydantic.v1, starting OpenBLAS's thread pool or building FastAPI's OpenAPI models before their first
+use, and logs the INIT's phases.
 
 Each entry point runs in a fresh interpreter, as the Lambda runtime starts it: the pydantic.v1 guard acts at
 import time, and this pytest process has long imported FastAPI.
@@ -21,10 +22,15 @@ PROBE = """
 import json, os, sys
 import {module} as entry
 threads = len(os.listdir("/proc/self/task"))  # numpy (OpenBLAS) is loaded now, no onnxruntime session yet
+from fastapi.openapi.models import OpenAPI
+from handler.schemas import EmbedRequest
 lambda_handler = entry.handler
+built = {{"openapi_models_built": OpenAPI.__pydantic_complete__}}
+built["own_models_built"] = EmbedRequest.__pydantic_complete__
 answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
 v1 = sys.modules.get("pydantic.v1")
 found = {{"pydantic_v1_loaded": v1 is not None, "threads": threads, "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}
+found.update(built)
 print("PROBE" + json.dumps({{"answers": answers, **found}}))
 """
 
@@ -90,6 +96,10 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     lean, log = _run("handler.lambda_main")
     assert plain["pydantic_v1_loaded"] is True  # the saving is real: FastAPI's check imports it otherwise
     assert lean["pydantic_v1_loaded"] is False
+    # FastAPI's OpenAPI models wait for their first use (the GET /openapi.json below, answered the same); the
+    # app's own are built at import either way
+    assert (plain["openapi_models_built"], lean["openapi_models_built"]) == (True, False)
+    assert plain["own_models_built"] is lean["own_models_built"] is True
     assert (lean["blas"], plain["blas"]) == ("1", None)
     if len(os.sched_getaffinity(0)) > 1:  # OpenBLAS starts a thread per further CPU, unless told otherwise
         assert lean["threads"] < plain["threads"], (lean["threads"], plain["threads"])  # type: ignore[operator]

@@ -47,24 +47,29 @@ def test_reranker_too(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("damage", ["other onnxruntime", "other model", "truncated", "altered"])
+@pytest.mark.parametrize(
+    "damage", ["other onnxruntime", "other model", "truncated", "altered", "weights truncated", "weights altered"]
+)
 def test_stale_or_damaged_cache_falls_back_to_the_model(
     embed_pair: tuple[Path, Path], damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     plain, cached = embed_pair
-    sidecar = next((cached / load_cache.CACHE_DIR).glob("*.json"))
-    optimized = next((cached / load_cache.CACHE_DIR).glob("*.onnx"))
+    folder = cached / load_cache.CACHE_DIR
+    sidecar = folder / f"model.onnx.{load_cache.LEVEL}.json"
+    optimized = folder / f"model.onnx.{load_cache.LEVEL}.onnx"
+    weights = folder / f"model.onnx.{load_cache.LEVEL}.data"
     record = json.loads(sidecar.read_text())
+    target = weights if damage.startswith("weights") else optimized
     if damage == "other onnxruntime":
         record["onnxruntime"] = "0.0.1"
     elif damage == "other model":
         record["source_sha256"] = "0" * 64
-    elif damage == "truncated":
-        optimized.write_bytes(optimized.read_bytes()[:100])
+    elif damage.endswith("truncated"):
+        target.write_bytes(target.read_bytes()[:100])
     else:  # same size, other bytes: only the sha256 check (verify=True) can tell
-        data = bytearray(optimized.read_bytes())
+        data = bytearray(target.read_bytes())
         data[-10] ^= 0xFF
-        optimized.write_bytes(bytes(data))
+        target.write_bytes(bytes(data))
     sidecar.write_text(json.dumps(record))
     manifest = read_manifest(cached)
     assert load_cache.find(cached, manifest, manifest.model_file, verify=True) is None
@@ -72,6 +77,16 @@ def test_stale_or_damaged_cache_falls_back_to_the_model(
     model = Embedder.from_bundle(cached)
     assert _model_path(model).endswith("model.onnx")
     np.testing.assert_array_equal(model.embed(TEXTS), Embedder.from_bundle(plain).embed(TEXTS))
+
+
+def test_weights_are_kept_outside_the_cached_graph(embed_pair: tuple[Path, Path]) -> None:
+    """The toy model's weights are mapped from the data file the sidecar names, not copied out of the graph."""
+    _, cached = embed_pair
+    folder = cached / load_cache.CACHE_DIR
+    record = json.loads((folder / f"model.onnx.{load_cache.LEVEL}.json").read_text())
+    weights = folder / record["data"]["file"]
+    assert weights.stat().st_size == record["data"]["size"] > 0
+    assert (folder / f"model.onnx.{load_cache.LEVEL}.onnx").stat().st_size < weights.stat().st_size
 
 
 def test_cli_builds_each_bundle_and_refuses_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
