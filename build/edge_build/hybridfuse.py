@@ -1,8 +1,8 @@
-"""Cheaper per-row quantization and attention scaling for the batch-invariant int8 graph, after rowquant.
+"""Cheaper per-row quantization and attention scaling for the batch-invariant int8 graphs, after rowquant.
 
-Why: int8-hybrid spends about half its time outside the int8 GEMMs. Three rewrites that keep its quantization
-grid (each exact up to float rounding, or a provably safe bound) take passes over the activations and nodes
-per call away:
+Why: int8-hybrid and int8-rowwise spend about half their time outside the int8 GEMMs. Three rewrites that keep
+the quantization grid (each exact up to float rounding, or a provably safe bound) take passes over the activations
+and nodes per call away:
 
 - the row range of a GELU output: GELU(x) >= -0.17, so max|y| over a row is max(max y, 0.17) (equal whenever
   the row's largest value is >= 0.17, a safe upper bound otherwise): the Abs pass over the widest activation
@@ -10,7 +10,8 @@ per call away:
 - Div(127, r) -> Mul(x, .) -> QuantizeLinear(., 1, 128) becomes one blocked QuantizeLinear (opset 21,
   block_size = the row width, scale r/127 of shape (batch, seq, 1)): one pass instead of two;
 - the q and k scales of the attention scores (computed from shapes at run time, about eight nodes per layer)
-  become a constant in the Q projection's column scales and bias.
+  become a constant in the Q projection's column scales and bias (int8-hybrid: the bias inside the GEMM;
+  int8-rowwise: the Add after the row-range Mul).
 
 All of it stays per row (token), so the output does not depend on the rest of the batch.
 Measured and dropped (onnxruntime 1.32 CPU, MiniLM, one thread, batch-32 passes): MultiHeadAttention on the
@@ -113,31 +114,42 @@ def _scalar(g: _Graph, name: str) -> float | None:
     return float(value.reshape(-1)[0]) if value.size == 1 else None
 
 
-def _is_gelu_output(g: _Graph, name: str) -> bool:
-    """Whether `name` is exactly x * 0.5 * (1 + erf(x / sqrt 2)) (any association of the Muls and Add).
-
-    That is the exact GELU torch exports; onnxruntime fuses it into one Gelu node at load.
-    """
+def _walk(g: _Graph, name: str, stop: str) -> tuple[list[str], list[object], list[str]]:
+    """Four levels down the Mul/Add tree that makes `name` (Mul, Mul, Add, Erf): leaves, Erf nodes, and what
+    is still unexpanded below (empty when the tree ends within four levels). `stop` is never expanded."""
     leaves: list[str] = []
     erfs: list[object] = []
     frontier = [name]
-    for _ in range(4):  # Mul, Mul, Add, Erf: at most four levels
+    for _ in range(4):
         nxt = []
         for t in frontier:
             node = g.producer.get(t)
-            if node is not None and node.op_type in ("Mul", "Add"):
+            if t != stop and node is not None and node.op_type in ("Mul", "Add"):
                 nxt += list(node.input)
             elif node is not None and node.op_type == "Erf":
                 erfs.append(node)
             else:
                 leaves.append(t)
         frontier = nxt
-    if frontier or len(erfs) != 1:
+    return leaves, erfs, frontier
+
+
+def _is_gelu_output(g: _Graph, name: str) -> bool:
+    """Whether `name` is exactly x * 0.5 * (1 + erf(x / sqrt 2)) (any association of the Muls and Add).
+
+    That is the exact GELU torch exports; onnxruntime fuses it into one Gelu node at load. x itself may be made
+    by a Mul or Add (int8-rowwise: the bias Add after the row rescale), so it is a leaf of the second walk.
+    """
+    erfs = [n for n in _walk(g, name, stop="")[1] if n.op_type == "Erf"]  # type: ignore[attr-defined]
+    if len(erfs) != 1:
         return False
     scaled = g.producer.get(erfs[0].input[0])  # type: ignore[attr-defined]
     if scaled is None or scaled.op_type not in ("Div", "Mul") or len(scaled.input) != 2:
         return False
     x, c = scaled.input
+    leaves, erfs, frontier = _walk(g, name, stop=x)
+    if frontier or len(erfs) != 1:
+        return False
     factor = _scalar(g, c)
     want = 2**0.5 if scaled.op_type == "Div" else 2**-0.5
     if factor is None or abs(factor - want) > 1e-4:
@@ -270,14 +282,46 @@ def _probe_values(model: object, names: list[str]) -> list[dict[str, np.ndarray]
     return found
 
 
+def _q_projection_constants(g: _Graph, name: str) -> list[tuple[object, int]] | None:
+    """The constants that scale the Q projection `name` linearly, as (node, input slot); None: not a Q GEMM.
+
+    Two forms: int8-hybrid's MatMulIntegerToFloat with the bias inside (column scales, bias), and int8-rowwise's
+    MatMulIntegerToFloat -> Mul(row range) -> Add(bias) (column scales, bias). Every intermediate output must
+    have that one reader, so nothing else sees the scaled values.
+    """
+    if g.only_consumer(name) is None:
+        return None
+    node = g.producer.get(name)
+    if node is None:
+        return None
+    if node.op_type == "MatMulIntegerToFloat":
+        if len(node.input) >= 7 and node.input[3] in g.inits and node.input[6] in g.inits:
+            return [(node, 3), (node, 6)]
+        return None
+    if node.op_type != "Add" or len(node.input) != 2:
+        return None
+    bias_slot = next((i for i, t in enumerate(node.input) if t in g.inits and len(g.inits[t].dims) == 1), None)
+    if bias_slot is None:
+        return None
+    rescale = g.producer.get(node.input[1 - bias_slot])
+    if rescale is None or rescale.op_type != "Mul" or g.only_consumer(rescale.output[0]) is None:
+        return None
+    gemm = next((g.producer[t] for t in rescale.input if g.op(t) == "MatMulIntegerToFloat"), None)
+    if gemm is None or len(gemm.input) != 5 or gemm.input[3] not in g.inits:
+        return None
+    if g.only_consumer(gemm.output[0]) is None:
+        return None
+    return [(gemm, 3), (node, bias_slot)]
+
+
 def fold_attention_scale(model: object) -> int:
     """Fold the q and k scale Muls of Softmax(q @ k^T + mask) into the Q projection's column scales and bias.
 
     torch's SDPA export scales both q and k by sqrt(1/sqrt(head_dim)), computed at run time from shapes (Shape,
     Slice, Cast, Sqrt, Div, ...: about eight nodes per layer that onnxruntime does not fold). Their product is a
     constant, read once from a probe run at two sequence lengths (it must not change), and q @ k^T scales
-    linearly in q: so the Q GEMM (MatMulIntegerToFloat with its bias) takes it, and two passes over q and k
-    plus the shape chain go away.
+    linearly in q: so the Q GEMM's column scales and its bias take it (_q_projection_constants), and two
+    passes over q and k plus the shape chain go away.
     """
     from onnx import numpy_helper
 
@@ -297,12 +341,12 @@ def fold_attention_scale(model: object) -> int:
         if any(g.op(d) != "Transpose" for d in data):
             continue
         reshape = g.producer.get(g.producer[data[0]].input[0])
-        gemm = g.producer.get(reshape.input[0]) if reshape is not None and reshape.op_type == "Reshape" else None
-        if gemm is None or gemm.op_type != "MatMulIntegerToFloat" or len(gemm.input) < 7:
+        if reshape is None or reshape.op_type != "Reshape":
             continue
-        if gemm.input[3] not in g.inits or gemm.input[6] not in g.inits or g.only_consumer(gemm.output[0]) is None:
+        slots = _q_projection_constants(g, reshape.input[0])
+        if slots is None:
             continue
-        plans.append((scores, muls, gemm))
+        plans.append((scores, muls, slots))
     if not plans:
         return 0
     names = [m.input[1] for _, muls, _ in plans for m in muls]
@@ -311,7 +355,7 @@ def fold_attention_scale(model: object) -> int:
         return 0
     count = 0
     remove: list[object] = []
-    for scores, muls, gemm in plans:
+    for scores, muls, slots in plans:
         values = [run[m.input[1]] for run in runs for m in muls]
         if any(v.size != 1 for v in values):
             continue
@@ -320,11 +364,11 @@ def fold_attention_scale(model: object) -> int:
         if factors != second:
             continue
         factor = np.float32(factors[0] * factors[1])
-        for slot in (3, 6):
-            old = numpy_helper.to_array(g.inits[gemm.input[slot]])
-            name = f"{gemm.input[slot]}_qk_scaled"
+        for node, slot in slots:
+            old = numpy_helper.to_array(g.inits[node.input[slot]])  # type: ignore[attr-defined]
+            name = f"{node.input[slot]}_qk_scaled"  # type: ignore[attr-defined]
             g.graph.initializer.append(numpy_helper.from_array((old * factor).astype(old.dtype), name))
-            gemm.input[slot] = name
+            node.input[slot] = name  # type: ignore[attr-defined]
         for i, m in enumerate(muls):
             scores.input[i] = m.input[0]
             remove.append(m)

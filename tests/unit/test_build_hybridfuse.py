@@ -237,3 +237,65 @@ def test_attention_scale_moves_into_the_q_projection(tmp_path: Path) -> None:
     fused = ort.InferenceSession(str(tmp_path / "fused.onnx"), providers=["CPUExecutionProvider"])
     (a,), (b,) = unfused.run(["y"], feeds), fused.run(["y"], feeds)
     assert _rel_err(b, a) < 1e-5  # the same products, the scale applied in the GEMM's epilogue
+
+
+def _rowwise(src: Path, out: Path, calib: list[dict[str, np.ndarray]]) -> None:
+    """src quantized as int8-rowwise: SmoothQuant on the LayerNorm outputs, one scale per row everywhere."""
+    plan = rowquant.RowQuantPlan(alpha=0.5, smooth_only_after=frozenset({"LayerNormalization"}))
+    rowquant.build_rowwise(src, out, iter(calib), plan)
+
+
+def test_rowwise_chains_are_fused_on_the_same_grid(tmp_path: Path) -> None:
+    """int8-rowwise has a per-row chain on the LayerNorm output too: both chains become blocked QuantizeLinear."""
+    rng = np.random.default_rng(11)
+    w = _toy(tmp_path / "toy.onnx", rng)
+    _rowwise(tmp_path / "toy.onnx", tmp_path / "rowwise.onnx", [{"x0": _inputs(rng, 1, 8)} for _ in range(64)])
+    report = _fused(tmp_path / "rowwise.onnx", tmp_path / "fused.onnx")
+    assert (report.gelu_range, report.blocked_quantize, report.attention_scale) == (1, 2, 0)
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "fused.onnx")).graph.node]
+    assert ops.count("Abs") == 1  # the smoothed LayerNorm output keeps its Abs; the GELU output's is gone
+    assert ops.count("QuantizeLinear") == 2 and ops.count("MatMulIntegerToFloat") == 3
+    x = _inputs(rng)
+    for fused, unfused, ref in zip(
+        _run(tmp_path / "fused.onnx", x), _run(tmp_path / "rowwise.onnx", x), _reference(w, x), strict=True
+    ):
+        assert _rel_err(fused, unfused) < 1e-3  # same grid: at most a rounding tie lands on the other code
+        assert _rel_err(fused, ref) < 0.03
+
+
+def test_fused_rowwise_graph_is_batch_invariant(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    _toy(tmp_path / "toy.onnx", rng)
+    _rowwise(tmp_path / "toy.onnx", tmp_path / "rowwise.onnx", [{"x0": _inputs(rng, 1, 8)} for _ in range(64)])
+    _fused(tmp_path / "rowwise.onnx", tmp_path / "fused.onnx")
+    x = _inputs(rng)
+    loud = x.copy()
+    loud[1:] = _inputs(rng, len(x) - 1) * 5.0 + 3.0
+    alone = _run(tmp_path / "fused.onnx", x[:1])
+    in_company = _run(tmp_path / "fused.onnx", loud)
+    for a, b in zip(alone, in_company, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_attention_scale_moves_into_the_rowwise_q_projection(tmp_path: Path) -> None:
+    """int8-rowwise's Q projection is GEMM -> Mul(row range) -> Add(bias): the scale goes into the column scales
+    and the bias."""
+    rng = np.random.default_rng(13)
+    _attention_toy(tmp_path / "toy.onnx", rng)
+    mask = np.zeros((1, 1, 1, 8), np.float32)
+    _rowwise(tmp_path / "toy.onnx", tmp_path / "rowwise.onnx", [{"x0": _inputs(rng, 1, 8), "mask": mask}] * 16)
+    report = _fused(tmp_path / "rowwise.onnx", tmp_path / "fused.onnx")
+    assert (report.attention_scale, report.blocked_quantize) == (1, 1)
+    model = onnx.load(str(tmp_path / "fused.onnx"))
+    assert "Sqrt" not in [n.op_type for n in model.graph.node]
+    assert sum(i.name.endswith("_qk_scaled") for i in model.graph.initializer) == 2
+    x = _inputs(rng, 3, 6)
+    padded = np.zeros((3, 1, 1, 6), np.float32)
+    padded[0, ..., 4:] = -1e4
+    feeds = {"x0": x, "mask": padded}
+    unfused = ort.InferenceSession(str(tmp_path / "rowwise.onnx"), providers=["CPUExecutionProvider"])
+    fused = ort.InferenceSession(str(tmp_path / "fused.onnx"), providers=["CPUExecutionProvider"])
+    (a,), (b,) = unfused.run(["y"], feeds), fused.run(["y"], feeds)
+    assert _rel_err(b, a) < 1e-3  # same grid; the blocked quantize may move a rounding tie
+    alone = fused.run(["y"], {"x0": x[1:2], "mask": padded[1:2]})[0]
+    np.testing.assert_array_equal(alone[0], b[1])  # batch-invariant, bit for bit
