@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from edge_encoders import Manifest
 from edge_encoders.families import EMBED, FAMILIES
 from edge_encoders.precision import Precision
-from handler import calls, dialect_calls
+from handler import calls, dialect_calls, overrides
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model, served_names
 from handler.prompts import JINA_TASKS, choose_prompt
@@ -30,7 +30,7 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(tags=["openai"], dependency_overrides_provider=overrides.PROVIDER)
 
 TOKEN_IDS_MESSAGE = (
     "input holds token ids, but this server embeds text and its model uses its own tokenizer, so OpenAI "

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from edge_encoders.families import RERANK
-from handler import calls
+from handler import calls, overrides
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
 from handler.observability import RequestFacts
@@ -30,7 +30,7 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["cohere / jina"])
+router = APIRouter(tags=["cohere / jina"], dependency_overrides_provider=overrides.PROVIDER)
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import calls, dialect_calls, routes_meta, tokenization
+from handler import calls, dialect_calls, overrides, routes_meta, tokenization
 from handler.error_docs import ref_responses
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
@@ -44,7 +44,7 @@ from handler.schemas_tei import (
 from handler.state import AppState, FactsDep, StateDep
 from handler.token_ids import texts_from_ids
 
-router = APIRouter(tags=["text-embeddings-inference"])
+router = APIRouter(tags=["text-embeddings-inference"], dependency_overrides_provider=overrides.PROVIDER)
 
 
 _STATUSES = {
@@ -188,8 +188,6 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
         ) from None
 
 
-@router.head("/", include_in_schema=False)  # TEI's GET routes answer HEAD too (axum), as /health does here
-@router.head("/ping", include_in_schema=False)
 @router.get("/", response_model=HealthResponse, responses=ERRORS)
 @router.get("/ping", response_model=HealthResponse, responses=ERRORS)
 async def health(state: StateDep) -> HealthResponse:
