@@ -1,4 +1,4 @@
-"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /rerank, POST / and /invocations,
+"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /embed_all, /rerank, POST / and /invocations,
 /similarity, /tokenize, /decode, /info, /metrics, and the health aliases GET / and /ping.
 
 Clients written for TEI (huggingface_hub's InferenceClient, LlamaIndex's TextEmbeddingsInference and TEI
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import calls, dialect_calls, overrides, routes_meta, tokenization
+from handler import calls, dialect_calls, nested_json, overrides, routes_meta, tokenization
 from handler.error_docs import ref_responses
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
@@ -30,6 +30,8 @@ from handler.schemas_tei import (
     SimilarityRequest,
     SimilarityResponse,
     SimpleToken,
+    TeiEmbedAllRequest,
+    TeiEmbedAllResponse,
     TeiEmbedRequest,
     TeiEmbedResponse,
     TeiError,
@@ -103,6 +105,23 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     )
     out = TeiEmbedResponse(calls.encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
     return calls.render(state, out, len(texts), "inputs")
+
+
+@router.post("/embed_all", response_model=TeiEmbedAllResponse, responses=ERRORS)
+def embed_all(body: TeiEmbedAllRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Every token's vector before pooling, as TEI's /embed_all: [[[float, ...] per token] per input], special
+    (and prompt) tokens included, not normalized. Tokens per call are also bounded by the response limit."""
+    texts = _texts(state, body.inputs)
+    result = dialect_calls.embed_tokens(
+        state,
+        facts,
+        texts,
+        "inputs",
+        truncate=_truncate(state, body.truncate),
+        direction=body.truncation_direction,
+        prompt_name=body.prompt_name,
+    )
+    return nested_json.render_token_vectors(state, result.rows, "inputs")
 
 
 @router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)

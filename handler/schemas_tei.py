@@ -31,6 +31,17 @@ class TeiEmbedResponse(RootModel[list[list[float]]]):
     """[[float, ...], ...]: one vector per input, in input order."""
 
 
+class TeiEmbedAllRequest(BaseModel):
+    inputs: TeiInput = Field(description="One text or a list of texts.")
+    truncate: bool | None = Field(None, description="Cut over-long inputs; absent: the server's auto_truncate.")
+    truncation_direction: Direction = Field("Right", description="Right keeps the start, Left keeps the end.")
+    prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
+
+
+class TeiEmbedAllResponse(RootModel[list[list[list[float]]]]):
+    """[[[float, ...] per token] per input]: the model's token vectors before pooling, special tokens included."""
+
+
 class TeiRerankRequest(BaseModel):
     query: str
     texts: list[str]

@@ -388,3 +388,17 @@ def test_dependency_overrides_of_the_serving_app_reach_the_routes() -> None:
     overridden.dependency_overrides.clear()
     status, _, _ = invoke_any(lambda_handler_for(overridden), event)
     assert status == 200
+
+
+def test_tei_embed_all_gives_the_bundle_s_token_vectors(lambda_handler: Handler) -> None:
+    status, headers, data = invoke_any(lambda_handler, load_event("fnurl_tei_embed_all.json"))
+    assert status == 200, data
+    rows = [np.array(r, dtype=np.float32) for r in json.loads(data)]
+    embedder = shared_models().require_embedder()
+    counts = [len(e.ids) for e in embedder.tokenizer.encode(TWO_TEXTS, truncate=True)]
+    assert [r.shape for r in rows] == [(n, embedder.dimension) for n in counts]
+    assert int(headers["x-compute-tokens"]) == sum(counts)
+    # mean-pooled and normalized as the manifest says, they are /embed's vectors
+    pooled = np.stack([r.mean(axis=0) for r in rows])
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(pooled, runtime_vectors(TWO_TEXTS), rtol=1e-5, atol=1e-6)
