@@ -58,6 +58,15 @@ def _field_text(value: Any) -> str:
 
 def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, return_default: bool) -> Response:
     model = check_model(state, RERANK, body.model)
+    if body.max_chunks_per_doc is not None:
+        limit = state.models.require_reranker().manifest.max_seq_length
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            f"`max_chunks_per_doc` is not supported: a document is scored on what fits the model's {limit} tokens "
+            "with the query (cut, not split into chunks; `max_tokens_per_doc` cuts shorter); leave it out, or "
+            "split long documents yourself",
+        )
     documents = [document_text(d, i, body.rank_fields) for i, d in enumerate(body.documents)]
     _refuse_blank(body.query, documents)
     result = calls.rerank(

@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
@@ -84,6 +85,40 @@ def refuse_empty_strings(texts: list[str], field: str, *, single: bool = False) 
     return texts
 
 
+# the embed fields an Inference API / SageMaker body may carry under `parameters` instead of at the top level
+EMBED_PARAMETERS = ("normalize", "truncate", "truncation_direction", "prompt_name", "dimensions")
+
+
+def with_parameters(body: TeiEmbedRequest) -> TeiEmbedRequest:
+    """The body with its `parameters` read as the embed fields they name. Another task's parameters (top_k,
+    candidate_labels, ...: huggingface_hub's text_classification or zero_shot_classification sent here) are a
+    422 rather than ignored: the caller would get vectors where it expects labels. A field given both ways
+    with two values is a 422 too."""
+    params = body.parameters
+    if not params:
+        return body
+    unknown = sorted(set(params) - set(EMBED_PARAMETERS))
+    if unknown:
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            f"`parameters.{unknown[0]}` is not supported: this server answers feature extraction (embeddings) and "
+            f"sentence similarity, whose parameters are {', '.join(EMBED_PARAMETERS)}",
+        )
+    top = body.model_dump(exclude_unset=True, exclude={"parameters"})
+    clash = next((k for k in params if k in top and top[k] != params[k]), None)
+    if clash is not None:
+        raise ApiError(
+            422, "invalid_request", f"`{clash}` is given twice, with two values: at the top and in `parameters`"
+        )
+    merged = {**top, **params}
+    try:
+        return TeiEmbedRequest.model_validate(merged)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", "parameters", *e["loc"])} for e in exc.errors()]
+        raise from_validation(RequestValidationError(errors)) from None
+
+
 def _truncate(state: AppState, value: bool | None) -> bool:
     return state.settings.auto_truncate if value is None else value
 
@@ -91,6 +126,7 @@ def _truncate(state: AppState, value: bool | None) -> bool:
 @router.post("/embed", response_model=TeiEmbedResponse, responses=ERRORS)
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
+    body = with_parameters(body)
     texts = _texts(state, body.inputs)
     result = dialect_calls.embed(
         state,
@@ -200,8 +236,6 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
             return rerank(TeiRerankRequest.model_validate(data), state, facts)
         return embed(TeiEmbedRequest.model_validate(data), state, facts)
     except ValidationError as exc:
-        from fastapi.exceptions import RequestValidationError
-
         raise from_validation(
             RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
         ) from None

@@ -89,6 +89,9 @@ class OpenAIEmbeddingRequest(BaseModel):
     )
     normalized: bool | None = Field(None, description="Jina: L2-normalize (default: what the model does)")
     truncate: bool | None = Field(None, description="Jina: cut over-long inputs (default true, as OpenAI does)")
+    # Jina fields that would change the answer and that this server cannot honour: true is refused (422)
+    late_chunking: bool | None = Field(None, description="Jina: not supported (true is refused)")
+    return_multivector: bool | None = Field(None, description="Jina: not supported (true is refused)")
 
 
 class OpenAIModel(BaseModel):
@@ -130,6 +133,9 @@ class CompatRerankRequest(BaseModel):
     max_tokens_per_doc: int | None = Field(None, ge=1, description="Cut each document to this many tokens.")
     rank_fields: list[str] | None = Field(
         None, description="Cohere v1: the object fields ranked on, in this order (default ['text'])."
+    )
+    max_chunks_per_doc: int | None = Field(
+        None, description="Cohere v1: not supported (refused): long documents are cut, not split into chunks."
     )
 
 

@@ -7,7 +7,7 @@ true, `truncation_direction` Right. Unknown fields are ignored, as TEI ignores t
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StrictInt
 
@@ -25,6 +25,11 @@ class TeiEmbedRequest(BaseModel):
     prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
     normalize: bool = True
     dimensions: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
+    parameters: dict[str, Any] | None = Field(
+        None,
+        description="The Inference API / SageMaker form of the fields above ({inputs, parameters: {normalize, ...}}); "
+        "any other parameter (another task's, e.g. top_k) is refused.",
+    )
 
 
 class TeiEmbedResponse(RootModel[list[list[float]]]):
