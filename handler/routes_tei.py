@@ -68,9 +68,24 @@ def _texts(state: AppState, inputs: TeiInput, field: str = "inputs") -> list[str
         return refuse_empty_strings(text_list(inputs), field, single=True)
     if all(isinstance(item, str) for item in inputs):
         return refuse_empty_strings([str(item) for item in inputs], field)
-    rows: list[list[int]] = [inputs] if all(isinstance(i, int) for i in inputs) else inputs  # type: ignore[assignment,list-item]
-    _check_batch(state, len(rows), field)
-    return texts_from_ids(state.models.require_embedder().tokenizer, rows, field)
+    if all(isinstance(i, int) for i in inputs):
+        return texts_from_ids(state.models.require_embedder().tokenizer, [inputs], field)  # type: ignore[list-item]
+    _check_batch(state, len(inputs), field)
+    # a batch of id lists, or of texts and id lists mixed (TEI takes both)
+    texts = [item if isinstance(item, str) else "" for item in inputs]
+    id_rows = [(index, item) for index, item in enumerate(inputs) if isinstance(item, list)]
+    for index, item in enumerate(inputs):
+        if item == "":
+            raise ApiError(422, "empty_text", f"`{field}` cannot be empty: `{field}[{index}]` is an empty string")
+    decoded = texts_from_ids(
+        state.models.require_embedder().tokenizer,
+        [row for _, row in id_rows],
+        field,
+        positions=[index for index, _ in id_rows] if len(inputs) > 1 else None,
+    )
+    for (index, _), text in zip(id_rows, decoded, strict=True):
+        texts[index] = text
+    return texts
 
 
 def refuse_empty_strings(texts: list[str], field: str, *, single: bool = False) -> list[str]:
@@ -147,6 +162,12 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
 def embed_all(body: TeiEmbedAllRequest, state: StateDep, facts: FactsDep) -> Response:
     """Every token's vector before pooling, as TEI's /embed_all: [[[float, ...] per token] per input], special
     (and prompt) tokens included, not normalized. Tokens per call are also bounded by the response limit."""
+    if body.normalize:  # TEI would ignore it; the answer would not be what the caller asked for
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            "`normalize` is not supported on /embed_all: token vectors are never normalized",
+        )
     texts = _texts(state, body.inputs)
     result = dialect_calls.embed_tokens(
         state,

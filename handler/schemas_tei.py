@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field, RootModel, StrictInt
 TEI_VERSION = "1.9.3"
 
 Direction = Literal["Left", "Right", "left", "right"]
-# TEI accepts token ids too; we refuse them with a clear message (the route checks), so the schema admits them
-TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]]  # strict: [true] is not a token id
+# TEI's EmbeddingInput: a text, token ids, or a batch of texts and id lists (mixed, as TEI takes them); the ids
+# are checked and decoded by the route. Strict: [true] is not a token id.
+TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[str | list[StrictInt]]
 
 
 class TeiEmbedRequest(BaseModel):
@@ -41,6 +42,7 @@ class TeiEmbedAllRequest(BaseModel):
     truncate: bool | None = Field(None, description="Cut over-long inputs; absent: the server's auto_truncate.")
     truncation_direction: Direction = Field("Right", description="Right keeps the start, Left keeps the end.")
     prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
+    normalize: bool | None = Field(None, description="Not TEI's: token vectors are never normalized (true: 422).")
 
 
 class TeiEmbedAllResponse(RootModel[list[list[list[float]]]]):

@@ -329,3 +329,22 @@ def test_tei_embed_all_is_bounded_by_the_response_limit_before_and_after_inferen
     r = after.post("/embed_all", json={"inputs": TEXTS})
     assert r.status_code == 413 and "split the request" in r.json()["error"]
     assert TestClient(make_app(max_response_bytes=size)).post("/embed_all", json={"inputs": TEXTS}).status_code == 200
+
+
+def test_tei_takes_texts_and_token_id_lists_mixed_in_one_batch(client: TestClient) -> None:
+    ids = [t["id"] for t in client.post("/tokenize", json={"inputs": "hi", "add_special_tokens": False}).json()[0]]
+    mixed = client.post("/embed", json={"inputs": [TEXTS[0], ids, TEXTS[1]]})
+    assert mixed.status_code == 200, mixed.text
+    np.testing.assert_array_equal(
+        np.array(mixed.json(), dtype=np.float32), embedder().embed([TEXTS[0], "hi", TEXTS[1]])
+    )
+    bad = client.post("/embed", json={"inputs": [TEXTS[0], [10**9]]})
+    assert bad.status_code == 422 and "`inputs[1]`" in bad.json()["error"]
+    empty = client.post("/embed", json={"inputs": [ids, ""]})
+    assert empty.status_code == 422 and "`inputs[1]`" in empty.json()["error"]
+
+
+def test_tei_embed_all_refuses_normalize_rather_than_ignore_it(client: TestClient) -> None:
+    refused = client.post("/embed_all", json={"inputs": "hi", "normalize": True})
+    assert refused.status_code == 422 and "normalize" in refused.json()["error"]
+    assert client.post("/embed_all", json={"inputs": "hi", "normalize": False}).status_code == 200
