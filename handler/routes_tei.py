@@ -286,9 +286,12 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:
-        tokens = tokenization.tokenize(model.tokenizer, prefix + text, add_special_tokens=body.add_special_tokens)
-        total += len(tokens)
-        if total > state.settings.max_tokens:
+        room = state.settings.max_tokens - total
+        tokens = tokenization.tokenize(
+            model.tokenizer, prefix + text, add_special_tokens=body.add_special_tokens, limit=room
+        )
+        total += room + 1 if tokens is None else len(tokens)
+        if tokens is None or total > state.settings.max_tokens:
             raise ApiError(
                 413,
                 "too_many_tokens",

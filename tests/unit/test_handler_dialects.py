@@ -348,3 +348,19 @@ def test_tei_embed_all_refuses_normalize_rather_than_ignore_it(client: TestClien
     refused = client.post("/embed_all", json={"inputs": "hi", "normalize": True})
     assert refused.status_code == 422 and "normalize" in refused.json()["error"]
     assert client.post("/embed_all", json={"inputs": "hi", "normalize": False}).status_code == 200
+
+
+def test_tokenize_counts_against_the_token_limit_with_special_tokens_and_refuses_past_it() -> None:
+    limited = TestClient(make_app(max_tokens=12))
+    words = ["word"] * 10  # 10 tokens + [CLS] [SEP] = 12: at the limit
+    at_limit = limited.post("/tokenize", json={"inputs": " ".join(words)})
+    assert at_limit.status_code == 200 and len(at_limit.json()[0]) == 12
+    over = limited.post("/tokenize", json={"inputs": " ".join([*words, "more"])})
+    assert over.status_code == 413 and "more than 12 tokens" in over.json()["error"]
+    bare = limited.post("/tokenize", json={"inputs": " ".join([*words, "a", "b"]), "add_special_tokens": False})
+    assert bare.status_code == 200 and len(bare.json()[0]) == 12
+    for huge in ("word " * 1_000_000, "字" * 1_000_000):  # refused from a head window, not tokenized whole
+        r = limited.post("/tokenize", json={"inputs": huge})
+        assert r.status_code == 413, r.text[:200]
+    second = limited.post("/tokenize", json={"inputs": [" ".join(words[:6]), " ".join(words[:6])]})
+    assert second.status_code == 413  # 8 + 8 tokens in one call
