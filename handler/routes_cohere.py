@@ -82,7 +82,7 @@ def _embed(
             facts,
             texts,
             "texts",
-            truncate=body.truncate != "NONE",
+            truncate=body.truncate != "NONE",  # null: Cohere's default, END
             direction="left" if body.truncate == "START" else "right",
             max_tokens=body.max_tokens,
             dimensions=body.output_dimension,

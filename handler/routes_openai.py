@@ -80,7 +80,7 @@ def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: Fact
     texts = _texts(body.input)
     manifest = state.models.require_embedder().manifest
     prompt = choose_prompt(manifest, body.task, JINA_TASKS, "task")
-    kind = body.embedding_type or body.encoding_format
+    kind = body.embedding_type or body.encoding_format or "float"
     result = dialect_calls.embed(
         state,
         facts,

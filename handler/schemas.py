@@ -79,7 +79,7 @@ class OpenAIEmbeddingRequest(BaseModel):
     # {text} objects are Jina's form of the same list.
     input: str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[TextDocument]
     model: str | None = None
-    encoding_format: EncodingFormat = "float"
+    encoding_format: EncodingFormat | None = Field("float", description="float or base64; null means float.")
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None
     # Jina's embeddings fields, where they map onto what the runtime has

@@ -142,3 +142,22 @@ def test_jina_fields_that_cannot_be_honoured_are_refused(url: str) -> None:
     )
     vectors = np.array([d["embedding"] for d in normalized.json()["data"]], dtype=np.float32)
     np.testing.assert_array_equal(vectors, runtime(TEXTS, normalize=False, dimensions=16))
+
+
+def test_langchain_cohere_embeddings(url: str) -> None:
+    # (LangChain's HuggingFaceEndpointEmbeddings 1.2 refuses an endpoint URL: it cannot be pointed at a server)
+    from langchain_cohere import CohereEmbeddings
+
+    co = CohereEmbeddings(model=name(), cohere_api_key=KEY, base_url=url)  # type: ignore[call-arg]
+    np.testing.assert_array_equal(np.array(co.embed_documents(TEXTS), dtype=np.float32), runtime(TEXTS))
+    np.testing.assert_array_equal(np.array(co.embed_query(QUERY), dtype=np.float32), runtime([QUERY])[0])
+
+
+def test_null_for_an_optional_field_means_its_default(url: str) -> None:
+    # clients that serialize every field send null for the ones left unset (LangChain's CohereEmbeddings: truncate)
+    openai_body = {"model": name(), "input": TEXTS, "encoding_format": None, "dimensions": None, "user": None}
+    data = post(url, "/v1/embeddings", openai_body).json()["data"]
+    np.testing.assert_array_equal(np.array([d["embedding"] for d in data], dtype=np.float32), runtime(TEXTS))
+    cohere_body = {"model": name(), "texts": TEXTS, "truncate": None, "embedding_types": None, "input_type": None}
+    got = post(url, "/v2/embed", cohere_body).json()["embeddings"]["float"]
+    np.testing.assert_array_equal(np.array(got, dtype=np.float32), runtime(TEXTS))
