@@ -248,6 +248,8 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
         data = json.loads(await request.body() or b"null")
     except ValueError:
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+    except RecursionError:  # arrays or objects nested thousands deep: the parser's stack, not our failure
+        raise ApiError(400, "malformed_json", "request body is not valid JSON: it is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_body", "request body must be a JSON object")
     try:

@@ -286,3 +286,11 @@ def test_wrong_types_are_a_4xx_in_the_dialect_s_shape(client: TestClient, route_
     if kind == "bools in the list":  # never read as token ids 1 and 0
         assert "token" not in r.text, r.text[:300]
     assert code
+
+
+@pytest.mark.parametrize("path", ["/", "/invocations", "/embed", "/v1/embeddings", "/v1/rerank", "/embed_all"])
+def test_json_nested_too_deeply_is_a_400_not_a_crash(client: TestClient, path: str) -> None:
+    deep = b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = client.post(path, content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text[:300]
+    assert "JSON" in r.text and "Traceback" not in r.text
