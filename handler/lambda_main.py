@@ -27,32 +27,33 @@ process so far, every thread).
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import time
-from typing import Any
+from handler import gc_pause
+
+_GC_WAS_ON = gc_pause.pause()  # first: the collector off while the imports below allocate (handler.gc_pause)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 # Before numpy loads OpenBLAS: its default pool (a thread per CPU) spins after numpy's import, taking CPU the
 # INIT's imports and model loads need (30-60 ms of CPU in the image on 2 CPUs), and nothing here gives BLAS
 # enough work to use a second thread (onnxruntime has its own pool). An explicit setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from handler.process_clock import process_age_ms
+from handler.process_clock import process_age_ms  # noqa: E402
 
 _START_MS = process_age_ms()
 _START_CPU = time.process_time()
 _IMPORTS_FROM = time.perf_counter()
 
-if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
-    sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
-
-from pydantic import BaseModel  # noqa: E402
-
 
 def _import_fastapi_deferring_its_models() -> None:
     """Import FastAPI with pydantic's defer_build on for the models FastAPI defines while it loads (see the
     module docstring); the models defined afterwards, the app's own, are built as usual."""
+    from pydantic import BaseModel
+
     if "fastapi" in sys.modules or "defer_build" in BaseModel.model_config:
         return
     BaseModel.model_config["defer_build"] = True
@@ -62,9 +63,15 @@ def _import_fastapi_deferring_its_models() -> None:
         del BaseModel.model_config["defer_build"]
 
 
-_import_fastapi_deferring_its_models()
-
-from handler import app as _app  # noqa: E402  (after the lines above, which must precede FastAPI's import)
+try:
+    if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
+        sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
+    _import_fastapi_deferring_its_models()
+    from handler import app as _app  # after the lines above, which must precede FastAPI's import
+except BaseException:
+    gc_pause.resume(_GC_WAS_ON, freeze=False)  # whatever failed, the collector is back on
+    raise
+gc_pause.resume(_GC_WAS_ON)  # the build below pauses it again (handler.app._build_default)
 
 _IMPORTS_MS = (time.perf_counter() - _IMPORTS_FROM) * 1000
 _IMPORTS_CPU = time.process_time()
