@@ -1,13 +1,15 @@
 """The Lambda image's entry point, `handler.lambda_main.handler`: the same app and handler as
 `handler.app.handler`, built with less work in the INIT phase, and a log line saying where the INIT went.
 
-What it leaves out: OpenBLAS's spinning thread pool (see below), pydantic.v1, and building FastAPI's OpenAPI
-models before they are used. FastAPI checks every route's
-models against pydantic.v1 (for a migration error message) and that first check imports the whole legacy
-pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a busy host, about 3% of the
-imports). This app defines no v1 models, so pydantic.v1 is marked as not importable before FastAPI loads;
-FastAPI's check then answers "not a v1 model" at once, as it would without the package. Nothing else changes:
-same routes, same validation, same answers (tests/unit/test_lambda_main.py).
+What it leaves out: OpenBLAS's spinning thread pool and onnxruntime's telemetry (see below), pydantic.v1,
+building FastAPI's OpenAPI models before they are used, and the garbage collector's scans of what the INIT
+allocates (handler.gc_pause: paused during the imports and the build, then those objects frozen).
+
+FastAPI checks every route's models against pydantic.v1 (for a migration error message) and that first check
+imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a
+busy host, about 3% of the imports). This app defines no v1 models, so pydantic.v1 is marked as not
+importable before FastAPI loads; FastAPI's check then answers "not a v1 model" at once, as it would without
+the package. Nothing else changes: same routes, same validation, same answers (tests/unit/test_lambda_main.py).
 
 It also defers FastAPI's own pydantic models: FastAPI describes the OpenAPI document with about 70 pydantic
 models (fastapi.openapi.models) that pydantic builds (schemas, validators) when FastAPI is imported, although
@@ -41,6 +43,10 @@ from typing import Any  # noqa: E402
 # INIT's imports and model loads need (30-60 ms of CPU in the image on 2 CPUs), and nothing here gives BLAS
 # enough work to use a second thread (onnxruntime has its own pool). An explicit setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Before onnxruntime loads: its usage telemetry starts a thread at import, tries to persist a device id (on
+# Lambda's read-only root it fails and logs a warning at every cold start) and would send events from the
+# function: 3-4 ms of CPU per INIT in the image for nothing the function needs. An explicit setting wins.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from handler.process_clock import process_age_ms  # noqa: E402
 

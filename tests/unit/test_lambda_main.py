@@ -34,6 +34,7 @@ built["own_models_built"] = EmbedRequest.__pydantic_complete__
 answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
 v1 = sys.modules.get("pydantic.v1")
 found = {{"pydantic_v1_loaded": v1 is not None, "threads": threads, "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}
+found["ort_telemetry_off"] = os.environ.get("ORT_DISABLE_TELEMETRY")
 found.update(built)
 print("PROBE" + json.dumps({{"answers": answers, **found}}))
 """
@@ -65,7 +66,11 @@ EVENTS = [
 def _run(module: str, **extra_env: str) -> tuple[dict[str, object], str]:
     embed, rerank = bundle_paths()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_") and k != "OPENBLAS_NUM_THREADS"},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("EDGE_") and k not in ("OPENBLAS_NUM_THREADS", "ORT_DISABLE_TELEMETRY")
+        },
         "EDGE_EMBED_BUNDLE": str(embed),
         "EDGE_RERANK_BUNDLE": str(rerank),
         **extra_env,
@@ -113,6 +118,7 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     assert (plain_import, lean_import > 0) == (0, True), (plain_import, lean_import)
     assert lean_built > lean_import and plain_built > 0, (lean_built, plain_built)
     assert (lean["blas"], plain["blas"]) == ("1", None)
+    assert (lean["ort_telemetry_off"], plain["ort_telemetry_off"]) == ("1", None)
     if len(os.sched_getaffinity(0)) > 1:  # OpenBLAS starts a thread per further CPU, unless told otherwise
         assert lean["threads"] < plain["threads"], (lean["threads"], plain["threads"])  # type: ignore[operator]
     statuses = [a["statusCode"] for a in lean["answers"]]  # type: ignore[attr-defined]
@@ -127,7 +133,7 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     assert record["ready_ms"] >= record["imports_ms"] + record["models_ms"], record
 
 
-def test_an_explicit_openblas_setting_is_kept() -> None:
-    lean, _ = _run("handler.lambda_main", OPENBLAS_NUM_THREADS="2")
-    assert lean["blas"] == "2"
+def test_explicit_openblas_and_telemetry_settings_are_kept() -> None:
+    lean, _ = _run("handler.lambda_main", OPENBLAS_NUM_THREADS="2", ORT_DISABLE_TELEMETRY="0")
+    assert (lean["blas"], lean["ort_telemetry_off"]) == ("2", "0")
     assert [a["statusCode"] for a in lean["answers"]][:4] == [200, 404, 200, 200]  # type: ignore[attr-defined]
