@@ -85,14 +85,25 @@ def rule_for(tokenizer_json: dict[str, Any]) -> BoundaryRule | None:
     return None
 
 
-def untruncated(tokenizer: Tokenizer, config: dict[str, Any]) -> Tokenizer:
+def outline(tokenizer: Tokenizer) -> dict[str, Any]:
+    """The parts of the tokenizer's JSON that rule_for reads (model type, normalizer, pre-tokenizer, added
+    tokens), serialized part by part: the whole JSON holds the vocabulary, which costs about 7 ms of CPU for
+    MiniLM's to write and read back, at every cold start."""
+    parts: dict[str, Any] = {"model": {"type": type(tokenizer.model).__name__}}
+    for part in ("normalizer", "pre_tokenizer"):
+        component = getattr(tokenizer, part)
+        parts[part] = None if component is None else json.loads(component.__getstate__())
+    parts["added_tokens"] = [{"content": t.content} for t in tokenizer.get_added_tokens_decoder().values()]
+    return parts
+
+
+def untruncated(tokenizer: Tokenizer) -> Tokenizer:
     """The same tokenizer without truncation, padding and post-processor: what encode() runs before those.
 
     Built around the tokenizer's own model, normalizer and pre-tokenizer (shared; encoding only reads them)
-    instead of parsed again from its JSON (``config``, what ``tokenizer.to_str()`` gives): a second parse
-    rebuilds the whole vocabulary, about 20 ms of CPU for MiniLM's at every cold start. Its added tokens are
-    added again in id order; where that does not give each the same id and settings (ids with gaps), the
-    tokenizer is parsed from ``config`` as before.
+    instead of parsed again from its JSON: a second parse rebuilds the whole vocabulary, about 20 ms of CPU
+    for MiniLM's at every cold start. Its added tokens are added again in id order; where that does not give
+    each the same id and settings, the tokenizer is parsed from its JSON as before.
     """
     raw = Tokenizer(tokenizer.model)
     for part in ("normalizer", "pre_tokenizer", "decoder"):
@@ -106,6 +117,7 @@ def untruncated(tokenizer: Tokenizer, config: dict[str, Any]) -> Tokenizer:
     readded = raw.get_added_tokens_decoder()
     if readded.keys() == added.keys() and all(repr(readded[i]) == repr(added[i]) for i in added):
         return raw
+    config = json.loads(tokenizer.to_str())
     return Tokenizer.from_str(json.dumps({**config, "truncation": None, "padding": None, "post_processor": None}))
 
 
@@ -113,9 +125,8 @@ class PrefixTokenizer:
     """First tokens of texts (no special tokens), computed from prefixes when that is provably exact."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
-        config = json.loads(tokenizer.to_str())
-        self.rule = rule_for(config)
-        self._raw = untruncated(tokenizer, config)
+        self.rule = rule_for(outline(tokenizer))
+        self._raw = untruncated(tokenizer)
 
     @property
     def bounded(self) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from helpers.toy_bundles import minilm_tokenizer_json
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from edge_encoders.prefix_tokenize import PrefixTokenizer, rule_for, untruncated
+from edge_encoders.prefix_tokenize import PrefixTokenizer, outline, rule_for, untruncated
 from edge_encoders.text_tokenizer import TextTokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "validation"
@@ -215,7 +215,7 @@ def test_the_untruncated_tokenizer_is_the_json_round_trip(tokenizer: Tokenizer) 
     tok = Tokenizer.from_str(tokenizer.to_str())  # a copy: the fixture is shared
     tok.enable_truncation(max_length=32)
     tok.enable_padding(length=40)
-    raw = untruncated(tok, json.loads(tok.to_str()))
+    raw = untruncated(tok)
     assert json.loads(raw.to_str()) == _round_trip_untruncated(tok)
     assert raw.truncation is None and raw.padding is None and raw.post_processor is None
     assert tok.truncation is not None and tok.padding is not None  # the original is left as it was
@@ -245,6 +245,17 @@ def test_added_tokens_not_reproduced_fall_back_to_the_json(monkeypatch: pytest.M
 
     monkeypatch.setattr(prefix_tokenize, "Tokenizer", StrayTokenizer)
     tok = Tokenizer.from_file(str(minilm_tokenizer_json()))
-    raw = untruncated(tok, json.loads(tok.to_str()))
+    raw = untruncated(tok)
     assert raw.token_to_id("<stray>") is None
     assert json.loads(raw.to_str()) == _round_trip_untruncated(tok)
+
+
+def test_the_outline_is_what_the_json_says(tokenizer: Tokenizer) -> None:
+    full = json.loads(tokenizer.to_str())
+    parts = outline(tokenizer)
+    assert parts["model"] == {"type": full["model"]["type"]}
+    assert (parts["normalizer"], parts["pre_tokenizer"]) == (full["normalizer"], full["pre_tokenizer"])
+    assert parts["added_tokens"] == [{"content": t["content"]} for t in full["added_tokens"]]
+    assert (rule_for(parts) is None) == (rule_for(full) is None)
+    if rule_for(full) is not None:
+        assert rule_for(parts) == rule_for(full)
