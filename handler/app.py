@@ -28,6 +28,7 @@ from handler import (
     docs,
     error_docs,
     errors,
+    gc_pause,
     lambda_events,
     routes_cohere,
     routes_meta,
@@ -211,11 +212,14 @@ _default: dict[str, Any] = {}
 
 
 def _build_default() -> dict[str, Any]:
+    """The process's app and handler, built once; the collector is paused while they are built and what they
+    allocated is frozen after (handler.gc_pause: the build allocates objects that live as long as the process)."""
     with _lock:
         if not _default:
-            app = create_app()
-            _default["app"] = app
-            _default["handler"] = lambda_handler_for(app)
+            with gc_pause.paused():
+                app = create_app()
+                _default["handler"] = lambda_handler_for(app)
+                _default["app"] = app
         return _default
 
 
