@@ -9,7 +9,7 @@ BiasGelu, Gelu, ...).
 
     python -m bench.opprofile [embed|rerank] [variant ...]
 
-(default: embed; fp32, O3, int8-rowwise, int8-rowwise-fused, int8-hybrid and int8-hybrid-fused)
+(default: embed; fp32, O3, int8-rowwise, int8-rowwise-fused, int8-hybrid, int8-hybrid-fused and int8-hybrid-attn8)
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ from bench.cputime import _inputs, _stage
 
 REPEATS = 3
 TOP = 12
-DEFAULT_VARIANTS = ("fp32", "O3", "int8-rowwise", "int8-rowwise-fused", "int8-hybrid", "int8-hybrid-fused")
+DEFAULT_VARIANTS = (
+    "fp32",
+    "O3",
+    "int8-rowwise",
+    "int8-rowwise-fused",
+    "int8-hybrid",
+    "int8-hybrid-fused",
+    "int8-hybrid-attn8",
+)
 
 
 def _session(model: Path, profile_prefix: str | None = None, optimized: Path | None = None) -> object:

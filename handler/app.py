@@ -8,6 +8,7 @@ create_app without loading the default bundles as a side effect.
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 import os
@@ -27,6 +28,8 @@ from handler import (
     docs,
     error_docs,
     errors,
+    gc_pause,
+    lambda_events,
     routes_cohere,
     routes_meta,
     routes_native,
@@ -127,8 +130,8 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
 
     Why not include_router: FastAPI keeps an included router as is and, at the first request, builds every one
     of its routes a second time (dependencies, response models) for the including app. The routes built when
-    the route modules were imported serve as they are, so that first request no longer pays for it. (Those
-    routes do not consult `app.dependency_overrides`; nothing here uses it.)
+    the route modules were imported serve as they are, so that first request no longer pays for it. They
+    still honour the serving app's `app.dependency_overrides` (handler/overrides.py).
     """
     app.router.routes.extend(router.routes)
 
@@ -164,6 +167,8 @@ def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> Lambda
             )
         try:
             return mangum(event, context)
+        except binascii.Error as exc:  # a body marked base64 that is not: the client's error, not ours
+            return lambda_events.bad_base64_body(event, exc, base_path, getattr(context, "aws_request_id", ""))
         except Exception:  # the event itself is broken (bad base64, missing fields): the app never ran
             log.exception("cannot read the Lambda event")
             return _event_error(400, "malformed_event", "the Lambda event cannot be read as an HTTP request")
@@ -207,11 +212,14 @@ _default: dict[str, Any] = {}
 
 
 def _build_default() -> dict[str, Any]:
+    """The process's app and handler, built once; the collector is paused while they are built and what they
+    allocated is frozen after (handler.gc_pause: the build allocates objects that live as long as the process)."""
     with _lock:
         if not _default:
-            app = create_app()
-            _default["app"] = app
-            _default["handler"] = lambda_handler_for(app)
+            with gc_pause.paused():
+                app = create_app()
+                _default["handler"] = lambda_handler_for(app)
+                _default["app"] = app
         return _default
 
 

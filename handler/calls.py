@@ -12,6 +12,7 @@ again.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import numpy as np
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from edge_encoders import Embedder, Limits, Reranker, RerankHit, StopToken
+from edge_encoders import Embedder, Limits, Reranker, RerankHit, StopToken, TooManyTokensError
 from edge_encoders.precision import Precision
 from edge_encoders.request_checks import check_count, check_tokens_before
 from handler.admission import current_stop
@@ -89,6 +90,63 @@ def embed(
         )
     facts.tokens = result.total_tokens
     return Embedded(embedder, result.embeddings, result.total_tokens)
+
+
+@dataclass(frozen=True)
+class TokenEmbedded:
+    """Each input's token vectors before pooling, the tokens they used, and the model that made them."""
+
+    model: Embedder
+    rows: list[np.ndarray]
+    total_tokens: int
+
+
+# JSON spends at least 2 bytes on a number (a digit and a separator): a request whose tokens x hidden numbers
+# cannot fit in the response limit at that rate is refused before inference, not after
+MIN_JSON_BYTES_PER_NUMBER = 2
+
+
+def embed_tokens(
+    state: AppState,
+    facts: RequestFacts,
+    texts: list[str],
+    what: str,
+    *,
+    prompt_name: str | None = None,
+    prompt: str | None = None,
+    truncate: bool = True,
+) -> TokenEmbedded:
+    """Embedder.token_embeddings_with_usage after the input limit, in a compute slot. The token limit is also
+    what the response limit can carry (tokens x hidden numbers), checked before inference."""
+    embedder = state.models.require_embedder()
+    facts.inputs = len(texts)
+    call_limits = _limits(state)
+    check_count(len(texts), call_limits, what)
+    response_limit = state.settings.max_response_bytes
+    hint = ""
+    if response_limit:
+        fit = max(1, response_limit // (embedder.dimension * MIN_JSON_BYTES_PER_NUMBER))
+        if call_limits.max_tokens is None or fit < call_limits.max_tokens:
+            call_limits = dataclasses.replace(call_limits, max_tokens=fit)
+            hint = (
+                f" (token vectors are {embedder.dimension} numbers per token: at most {fit} tokens fit in a "
+                f"response of {response_limit} bytes)"
+            )
+    with _compute_slot(state, facts) as stop:
+        try:
+            result = embedder.token_embeddings_with_usage(
+                texts,
+                prompt_name=prompt_name,
+                prompt=prompt,
+                truncate=truncate,
+                limits=call_limits,
+                stop=stop,
+                what=what,
+            )
+        except TooManyTokensError as exc:
+            raise ApiError(413, exc.code, exc.message + hint) from None
+    facts.tokens = result.total_tokens
+    return TokenEmbedded(embedder, result.token_embeddings, result.total_tokens)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ not matter: an over-long input is a 422 that names its length and the limit.
 
 from __future__ import annotations
 
+from edge_encoders import Embedder
 from edge_encoders.errors import InputTooLongError
 from edge_encoders.precision import Precision
 from edge_encoders.text_tokenizer import TextTokenizer
@@ -53,9 +54,7 @@ def embed(
             normalize=normalize,
             precision=precision,
         )
-    prefix = embedder.prompt_text(prompt_name, prompt)
-    budget = embedder.manifest.max_seq_length - special_count(embedder.tokenizer)
-    cut = cut_left(embedder.tokenizer, [prefix + t for t in texts], budget)
+    cut = _cut_left_with_prompt(embedder, texts, prompt_name, prompt)
     return calls.embed(
         state,
         facts,
@@ -67,6 +66,32 @@ def embed(
         normalize=normalize,
         precision=precision,
     )
+
+
+def embed_tokens(
+    state: AppState,
+    facts: RequestFacts,
+    texts: list[str],
+    what: str,
+    *,
+    truncate: bool,
+    direction: str = "right",
+    prompt_name: str | None = None,
+) -> calls.TokenEmbedded:
+    """calls.embed_tokens, with left truncation done here as for embed(): the prompt is part of what is cut."""
+    if direction.lower() != "left" or not truncate:
+        return calls.embed_tokens(state, facts, texts, what, truncate=truncate, prompt_name=prompt_name)
+    cut = _cut_left_with_prompt(state.models.require_embedder(), texts, prompt_name, None)
+    return calls.embed_tokens(state, facts, cut, what, truncate=True, prompt="")
+
+
+def _cut_left_with_prompt(
+    embedder: Embedder, texts: list[str], prompt_name: str | None, prompt: str | None
+) -> list[str]:
+    """Each text with the prompt in front, cut from the left to what the model keeps."""
+    prefix = embedder.prompt_text(prompt_name, prompt)
+    budget = embedder.manifest.max_seq_length - special_count(embedder.tokenizer)
+    return cut_left(embedder.tokenizer, [prefix + t for t in texts], budget)
 
 
 def _cut_each(tokenizer: TextTokenizer, texts: list[str], max_tokens: int, *, left: bool, truncate: bool) -> list[str]:

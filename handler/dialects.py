@@ -18,9 +18,10 @@ from handler.prometheus import Metrics
 
 # TEI 1.9.3's paths (GET /health keeps our body: TEI clients read only its status)
 TEI_PATHS = frozenset(
-    {"/", "/invocations", "/ping", "/embed", "/rerank", "/similarity", "/tokenize", "/decode", "/info", "/metrics"}
+    {"/", "/invocations", "/ping", "/embed", "/embed_all", "/rerank", "/similarity", "/tokenize", "/decode", "/info"}
+    | {"/metrics"}
     # TEI's routes this server does not serve: their 404 still comes in TEI's shape
-    | {"/embed_all", "/embed_sparse", "/predict", "/vertex"}
+    | {"/embed_sparse", "/predict", "/vertex"}
 )
 COHERE_PATHS = frozenset({"/v1/embed", "/v2/embed", "/v1/rerank", "/v2/rerank"})
 # routes whose requests are counted in /metrics (a fixed set: label values never come from the client)
@@ -29,6 +30,7 @@ INFERENCE_PATHS = frozenset(
         "/",
         "/invocations",
         "/embed",
+        "/embed_all",
         "/rerank",
         "/similarity",
         "/native/embed",

@@ -160,7 +160,11 @@ def from_http(exc: StarletteHTTPException) -> ApiError:
     if exc.status_code == 413:
         return ApiError(413, "body_too_large", str(exc.detail))
     if exc.status_code == 400 and exc.detail == _UNPARSEABLE:  # bytes that are no JSON text (not UTF-8/16/32)
-        return ApiError(400, "malformed_json", "request body is not valid JSON text; send UTF-8 encoded JSON")
+        return ApiError(
+            400,
+            "malformed_json",
+            "request body is not valid JSON text; send UTF-8 encoded JSON, nested at most a few hundred levels deep",
+        )
     code = "http_error" if exc.status_code < 500 else "internal_error"
     return ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 

@@ -1,13 +1,15 @@
 """The Lambda image's entry point, `handler.lambda_main.handler`: the same app and handler as
 `handler.app.handler`, built with less work in the INIT phase, and a log line saying where the INIT went.
 
-What it leaves out: OpenBLAS's spinning thread pool (see below), pydantic.v1, and building FastAPI's OpenAPI
-models before they are used. FastAPI checks every route's
-models against pydantic.v1 (for a migration error message) and that first check imports the whole legacy
-pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a busy host, about 3% of the
-imports). This app defines no v1 models, so pydantic.v1 is marked as not importable before FastAPI loads;
-FastAPI's check then answers "not a v1 model" at once, as it would without the package. Nothing else changes:
-same routes, same validation, same answers (tests/unit/test_lambda_main.py).
+What it leaves out: OpenBLAS's spinning thread pool and onnxruntime's telemetry (see below), pydantic.v1,
+building FastAPI's OpenAPI models before they are used, and the garbage collector's scans of what the INIT
+allocates (handler.gc_pause: paused during the imports and the build, then those objects frozen).
+
+FastAPI checks every route's models against pydantic.v1 (for a migration error message) and that first check
+imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a
+busy host, about 3% of the imports). This app defines no v1 models, so pydantic.v1 is marked as not
+importable before FastAPI loads; FastAPI's check then answers "not a v1 model" at once, as it would without
+the package. Nothing else changes: same routes, same validation, same answers (tests/unit/test_lambda_main.py).
 
 It also defers FastAPI's own pydantic models: FastAPI describes the OpenAPI document with about 70 pydantic
 models (fastapi.openapi.models) that pydantic builds (schemas, validators) when FastAPI is imported, although
@@ -27,32 +29,37 @@ process so far, every thread).
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import time
-from typing import Any
+from handler import gc_pause
+
+_GC_WAS_ON = gc_pause.pause()  # first: the collector off while the imports below allocate (handler.gc_pause)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 # Before numpy loads OpenBLAS: its default pool (a thread per CPU) spins after numpy's import, taking CPU the
 # INIT's imports and model loads need (30-60 ms of CPU in the image on 2 CPUs), and nothing here gives BLAS
 # enough work to use a second thread (onnxruntime has its own pool). An explicit setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Before onnxruntime loads: its usage telemetry starts a thread at import, tries to persist a device id (on
+# Lambda's read-only root it fails and logs a warning at every cold start) and would send events from the
+# function: 3-4 ms of CPU per INIT in the image for nothing the function needs. An explicit setting wins.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from handler.process_clock import process_age_ms
+from handler.process_clock import process_age_ms  # noqa: E402
 
 _START_MS = process_age_ms()
 _START_CPU = time.process_time()
 _IMPORTS_FROM = time.perf_counter()
 
-if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
-    sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
-
-from pydantic import BaseModel  # noqa: E402
-
 
 def _import_fastapi_deferring_its_models() -> None:
     """Import FastAPI with pydantic's defer_build on for the models FastAPI defines while it loads (see the
     module docstring); the models defined afterwards, the app's own, are built as usual."""
+    from pydantic import BaseModel
+
     if "fastapi" in sys.modules or "defer_build" in BaseModel.model_config:
         return
     BaseModel.model_config["defer_build"] = True
@@ -62,9 +69,15 @@ def _import_fastapi_deferring_its_models() -> None:
         del BaseModel.model_config["defer_build"]
 
 
-_import_fastapi_deferring_its_models()
-
-from handler import app as _app  # noqa: E402  (after the lines above, which must precede FastAPI's import)
+try:
+    if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
+        sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
+    _import_fastapi_deferring_its_models()
+    from handler import app as _app  # after the lines above, which must precede FastAPI's import
+except BaseException:
+    gc_pause.resume(_GC_WAS_ON, freeze=False)  # whatever failed, the collector is back on
+    raise
+gc_pause.resume(_GC_WAS_ON)  # the build below pauses it again (handler.app._build_default)
 
 _IMPORTS_MS = (time.perf_counter() - _IMPORTS_FROM) * 1000
 _IMPORTS_CPU = time.process_time()

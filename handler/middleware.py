@@ -18,7 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge_encoders import StopToken
-from handler import memory
+from handler import memory, overrides
 from handler.admission import current_stop, overloaded, request_deadline, watch_disconnect
 from handler.auth import DOCS_PATHS, is_open
 from handler.content_encoding import inflate
@@ -89,6 +89,7 @@ class EdgeMiddleware:
         admitted = False
         stop = StopToken.after(request_deadline(self.state.settings, scope.get("aws.context")))
         stop_token = current_stop.set(stop)
+        app_token = overrides.enter(scope.get("app"))  # whose dependency_overrides the routes consult
         try:
             self.state.require_config()
             self._check_auth(scope, headers)
@@ -110,6 +111,10 @@ class EdgeMiddleware:
                 scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"] + [
                     (b"content-type", b"application/json")
                 ]
+            # HEAD is served by the GET route of its path (FastAPI registers GET routes for GET only); the
+            # body is dropped on the way out, the headers (content-length included) are the GET answer's
+            if head_only:
+                scope["method"] = "GET"  # our copy of the scope: the log line keeps HEAD (facts.method)
             async with watch_disconnect(receive, stop) as app_receive:
                 await self.app(scope, _replay(body, app_receive), send_wrapper)
         except ApiError as exc:
@@ -126,6 +131,7 @@ class EdgeMiddleware:
                 await error.response()(scope, receive, send_wrapper)
         finally:
             current_stop.reset(stop_token)
+            overrides.leave(app_token)
             if admitted:
                 self.state.admission.leave()
             if facts.body_bytes >= self.state.settings.trim_after_bytes > 0:

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from edge_encoders.families import EMBED
 from edge_encoders.precision import Precision, quantize
-from handler import calls, dialect_calls
+from handler import calls, dialect_calls, overrides
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
 from handler.observability import RequestFacts
@@ -31,7 +31,7 @@ from handler.schemas_cohere import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["cohere"])
+router = APIRouter(tags=["cohere"], dependency_overrides_provider=overrides.PROVIDER)
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 _PRECISION: dict[str, Precision] = {
@@ -82,7 +82,7 @@ def _embed(
             facts,
             texts,
             "texts",
-            truncate=body.truncate != "NONE",
+            truncate=body.truncate != "NONE",  # null: Cohere's default, END
             direction="left" if body.truncate == "START" else "right",
             max_tokens=body.max_tokens,
             dimensions=body.output_dimension,

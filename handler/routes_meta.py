@@ -14,15 +14,14 @@ from fastapi import APIRouter
 import edge_encoders
 from edge_encoders.bundle_model import BundleModel
 from edge_encoders.families import FAMILIES, Family
-from handler import redact
+from handler import overrides, redact
 from handler.errors import ApiError, error_responses
 from handler.schemas import HealthResponse, InfoResponse, ModelInfo
 from handler.state import StateDep
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], dependency_overrides_provider=overrides.PROVIDER)
 
 
-@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=HealthResponse, responses=error_responses(500, 503))
 async def health(state: StateDep) -> HealthResponse:
     """200 when every configured model is loaded (and the API key, if any, was read); 503 otherwise."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from handler import calls
+from handler import calls, overrides
 from handler.errors import error_responses
 from handler.schemas import (
     EmbedRequest,
@@ -22,7 +22,7 @@ from handler.schemas import (
 )
 from handler.state import FactsDep, StateDep
 
-router = APIRouter(tags=["native"])
+router = APIRouter(tags=["native"], dependency_overrides_provider=overrides.PROVIDER)
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 
 

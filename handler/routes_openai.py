@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from edge_encoders import Manifest
 from edge_encoders.families import EMBED, FAMILIES
 from edge_encoders.precision import Precision
-from handler import calls, dialect_calls
+from handler import calls, dialect_calls, overrides
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model, served_names
 from handler.prompts import JINA_TASKS, choose_prompt
@@ -30,7 +30,7 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(tags=["openai"], dependency_overrides_provider=overrides.PROVIDER)
 
 TOKEN_IDS_MESSAGE = (
     "input holds token ids, but this server embeds text and its model uses its own tokenizer, so OpenAI "
@@ -38,6 +38,10 @@ TOKEN_IDS_MESSAGE = (
     "check_embedding_ctx_length=False (it sends tiktoken ids by default)"
 )
 EMPTY_MESSAGE = "'$.input' is invalid: {where} is an empty string; every input must be a non-empty string"
+_UNSUPPORTED_JINA = {
+    "late_chunking": "each input is embedded on its own here, not as a chunk of the concatenated inputs",
+    "return_multivector": "this server returns one vector per input (token vectors: TEI's POST /embed_all)",
+}
 _PRECISION: dict[str, Precision] = {"float": "float32", "base64": "float32", "binary": "binary", "ubinary": "ubinary"}
 
 
@@ -70,10 +74,13 @@ def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocum
 def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings in OpenAI's shape; `encoding_format=base64` is little-endian float32, as openai-python expects."""
     model = check_model(state, EMBED, body.model)
+    for field, why in _UNSUPPORTED_JINA.items():
+        if getattr(body, field):
+            raise ApiError(422, "unsupported_parameter", f"`{field}` is not supported: {why}; leave it out or false")
     texts = _texts(body.input)
     manifest = state.models.require_embedder().manifest
     prompt = choose_prompt(manifest, body.task, JINA_TASKS, "task")
-    kind = body.embedding_type or body.encoding_format
+    kind = body.embedding_type or body.encoding_format or "float"
     result = dialect_calls.embed(
         state,
         facts,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from handler import overrides
 from handler.errors import ApiError, error_responses
 from handler.schemas import HealthResponse
 from handler.state import StateDep
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], dependency_overrides_provider=overrides.PROVIDER)
 
 
 @router.get("/ready", response_model=HealthResponse, responses=error_responses(503))

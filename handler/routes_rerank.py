@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from edge_encoders.families import RERANK
-from handler import calls
+from handler import calls, overrides
 from handler.errors import ApiError, error_responses
 from handler.model_names import check_model
 from handler.observability import RequestFacts
@@ -30,7 +30,7 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["cohere / jina"])
+router = APIRouter(tags=["cohere / jina"], dependency_overrides_provider=overrides.PROVIDER)
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 
@@ -58,6 +58,15 @@ def _field_text(value: Any) -> str:
 
 def _rerank(body: CompatRerankRequest, state: AppState, facts: RequestFacts, return_default: bool) -> Response:
     model = check_model(state, RERANK, body.model)
+    if body.max_chunks_per_doc is not None:
+        limit = state.models.require_reranker().manifest.max_seq_length
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            f"`max_chunks_per_doc` is not supported: a document is scored on what fits the model's {limit} tokens "
+            "with the query (cut, not split into chunks; `max_tokens_per_doc` cuts shorter); leave it out, or "
+            "split long documents yourself",
+        )
     documents = [document_text(d, i, body.rank_fields) for i, d in enumerate(body.documents)]
     _refuse_blank(body.query, documents)
     result = calls.rerank(

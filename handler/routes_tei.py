@@ -1,4 +1,4 @@
-"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /rerank, POST / and /invocations,
+"""text-embeddings-inference (TEI) routes, matching TEI 1.9.3: /embed, /embed_all, /rerank, POST / and /invocations,
 /similarity, /tokenize, /decode, /info, /metrics, and the health aliases GET / and /ping.
 
 Clients written for TEI (huggingface_hub's InferenceClient, LlamaIndex's TextEmbeddingsInference and TEI
@@ -13,12 +13,13 @@ import json
 
 import numpy as np
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import calls, dialect_calls, routes_meta, tokenization
+from handler import calls, dialect_calls, nested_json, overrides, routes_meta, tokenization
 from handler.error_docs import ref_responses
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
@@ -30,6 +31,8 @@ from handler.schemas_tei import (
     SimilarityRequest,
     SimilarityResponse,
     SimpleToken,
+    TeiEmbedAllRequest,
+    TeiEmbedAllResponse,
     TeiEmbedRequest,
     TeiEmbedResponse,
     TeiError,
@@ -44,7 +47,7 @@ from handler.schemas_tei import (
 from handler.state import AppState, FactsDep, StateDep
 from handler.token_ids import texts_from_ids
 
-router = APIRouter(tags=["text-embeddings-inference"])
+router = APIRouter(tags=["text-embeddings-inference"], dependency_overrides_provider=overrides.PROVIDER)
 
 
 _STATUSES = {
@@ -65,9 +68,24 @@ def _texts(state: AppState, inputs: TeiInput, field: str = "inputs") -> list[str
         return refuse_empty_strings(text_list(inputs), field, single=True)
     if all(isinstance(item, str) for item in inputs):
         return refuse_empty_strings([str(item) for item in inputs], field)
-    rows: list[list[int]] = [inputs] if all(isinstance(i, int) for i in inputs) else inputs  # type: ignore[assignment,list-item]
-    _check_batch(state, len(rows), field)
-    return texts_from_ids(state.models.require_embedder().tokenizer, rows, field)
+    if all(isinstance(i, int) for i in inputs):
+        return texts_from_ids(state.models.require_embedder().tokenizer, [inputs], field)  # type: ignore[list-item]
+    _check_batch(state, len(inputs), field)
+    # a batch of id lists, or of texts and id lists mixed (TEI takes both)
+    texts = [item if isinstance(item, str) else "" for item in inputs]
+    id_rows = [(index, item) for index, item in enumerate(inputs) if isinstance(item, list)]
+    for index, item in enumerate(inputs):
+        if item == "":
+            raise ApiError(422, "empty_text", f"`{field}` cannot be empty: `{field}[{index}]` is an empty string")
+    decoded = texts_from_ids(
+        state.models.require_embedder().tokenizer,
+        [row for _, row in id_rows],
+        field,
+        positions=[index for index, _ in id_rows] if len(inputs) > 1 else None,
+    )
+    for (index, _), text in zip(id_rows, decoded, strict=True):
+        texts[index] = text
+    return texts
 
 
 def refuse_empty_strings(texts: list[str], field: str, *, single: bool = False) -> list[str]:
@@ -82,6 +100,40 @@ def refuse_empty_strings(texts: list[str], field: str, *, single: bool = False) 
     return texts
 
 
+# the embed fields an Inference API / SageMaker body may carry under `parameters` instead of at the top level
+EMBED_PARAMETERS = ("normalize", "truncate", "truncation_direction", "prompt_name", "dimensions")
+
+
+def with_parameters(body: TeiEmbedRequest) -> TeiEmbedRequest:
+    """The body with its `parameters` read as the embed fields they name. Another task's parameters (top_k,
+    candidate_labels, ...: huggingface_hub's text_classification or zero_shot_classification sent here) are a
+    422 rather than ignored: the caller would get vectors where it expects labels. A field given both ways
+    with two values is a 422 too."""
+    params = body.parameters
+    if not params:
+        return body
+    unknown = sorted(set(params) - set(EMBED_PARAMETERS))
+    if unknown:
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            f"`parameters.{unknown[0]}` is not supported: this server answers feature extraction (embeddings) and "
+            f"sentence similarity, whose parameters are {', '.join(EMBED_PARAMETERS)}",
+        )
+    top = body.model_dump(exclude_unset=True, exclude={"parameters"})
+    clash = next((k for k in params if k in top and top[k] != params[k]), None)
+    if clash is not None:
+        raise ApiError(
+            422, "invalid_request", f"`{clash}` is given twice, with two values: at the top and in `parameters`"
+        )
+    merged = {**top, **params}
+    try:
+        return TeiEmbedRequest.model_validate(merged)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", "parameters", *e["loc"])} for e in exc.errors()]
+        raise from_validation(RequestValidationError(errors)) from None
+
+
 def _truncate(state: AppState, value: bool | None) -> bool:
     return state.settings.auto_truncate if value is None else value
 
@@ -89,6 +141,7 @@ def _truncate(state: AppState, value: bool | None) -> bool:
 @router.post("/embed", response_model=TeiEmbedResponse, responses=ERRORS)
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
+    body = with_parameters(body)
     texts = _texts(state, body.inputs)
     result = dialect_calls.embed(
         state,
@@ -103,6 +156,29 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     )
     out = TeiEmbedResponse(calls.encode_rows(result.embeddings, "float"))  # type: ignore[arg-type]
     return calls.render(state, out, len(texts), "inputs")
+
+
+@router.post("/embed_all", response_model=TeiEmbedAllResponse, responses=ERRORS)
+def embed_all(body: TeiEmbedAllRequest, state: StateDep, facts: FactsDep) -> Response:
+    """Every token's vector before pooling, as TEI's /embed_all: [[[float, ...] per token] per input], special
+    (and prompt) tokens included, not normalized. Tokens per call are also bounded by the response limit."""
+    if body.normalize:  # TEI would ignore it; the answer would not be what the caller asked for
+        raise ApiError(
+            422,
+            "unsupported_parameter",
+            "`normalize` is not supported on /embed_all: token vectors are never normalized",
+        )
+    texts = _texts(state, body.inputs)
+    result = dialect_calls.embed_tokens(
+        state,
+        facts,
+        texts,
+        "inputs",
+        truncate=_truncate(state, body.truncate),
+        direction=body.truncation_direction,
+        prompt_name=body.prompt_name,
+    )
+    return nested_json.render_token_vectors(state, result.rows, "inputs")
 
 
 @router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)
@@ -172,6 +248,8 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
         data = json.loads(await request.body() or b"null")
     except ValueError:
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+    except RecursionError:  # arrays or objects nested thousands deep: the parser's stack, not our failure
+        raise ApiError(400, "malformed_json", "request body is not valid JSON: it is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_body", "request body must be a JSON object")
     try:
@@ -181,15 +259,11 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
             return rerank(TeiRerankRequest.model_validate(data), state, facts)
         return embed(TeiEmbedRequest.model_validate(data), state, facts)
     except ValidationError as exc:
-        from fastapi.exceptions import RequestValidationError
-
         raise from_validation(
             RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
         ) from None
 
 
-@router.head("/", include_in_schema=False)  # TEI's GET routes answer HEAD too (axum), as /health does here
-@router.head("/ping", include_in_schema=False)
 @router.get("/", response_model=HealthResponse, responses=ERRORS)
 @router.get("/ping", response_model=HealthResponse, responses=ERRORS)
 async def health(state: StateDep) -> HealthResponse:
@@ -214,9 +288,12 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:
-        tokens = tokenization.tokenize(model.tokenizer, prefix + text, add_special_tokens=body.add_special_tokens)
-        total += len(tokens)
-        if total > state.settings.max_tokens:
+        room = state.settings.max_tokens - total
+        tokens = tokenization.tokenize(
+            model.tokenizer, prefix + text, add_special_tokens=body.add_special_tokens, limit=room
+        )
+        total += room + 1 if tokens is None else len(tokens)
+        if tokens is None or total > state.settings.max_tokens:
             raise ApiError(
                 413,
                 "too_many_tokens",

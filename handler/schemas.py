@@ -79,7 +79,7 @@ class OpenAIEmbeddingRequest(BaseModel):
     # {text} objects are Jina's form of the same list.
     input: str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[TextDocument]
     model: str | None = None
-    encoding_format: EncodingFormat = "float"
+    encoding_format: EncodingFormat | None = Field("float", description="float or base64; null means float.")
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None
     # Jina's embeddings fields, where they map onto what the runtime has
@@ -89,6 +89,9 @@ class OpenAIEmbeddingRequest(BaseModel):
     )
     normalized: bool | None = Field(None, description="Jina: L2-normalize (default: what the model does)")
     truncate: bool | None = Field(None, description="Jina: cut over-long inputs (default true, as OpenAI does)")
+    # Jina fields that would change the answer and that this server cannot honour: true is refused (422)
+    late_chunking: bool | None = Field(None, description="Jina: not supported (true is refused)")
+    return_multivector: bool | None = Field(None, description="Jina: not supported (true is refused)")
 
 
 class OpenAIModel(BaseModel):
@@ -130,6 +133,9 @@ class CompatRerankRequest(BaseModel):
     max_tokens_per_doc: int | None = Field(None, ge=1, description="Cut each document to this many tokens.")
     rank_fields: list[str] | None = Field(
         None, description="Cohere v1: the object fields ranked on, in this order (default ['text'])."
+    )
+    max_chunks_per_doc: int | None = Field(
+        None, description="Cohere v1: not supported (refused): long documents are cut, not split into chunks."
     )
 
 

@@ -28,7 +28,9 @@ class CohereEmbedRequest(BaseModel):
     model: str | None = None
     input_type: str | None = Field(None, description="search_query, search_document, classification, clustering")
     embedding_types: list[CohereEmbeddingType] | None = None
-    truncate: CohereTruncate = "END"
+    truncate: CohereTruncate | None = Field(
+        "END", description="NONE, START or END; null means END (LangChain sends null)."
+    )
     max_tokens: int | None = Field(None, ge=1, description="Cut each input to this many tokens (per `truncate`).")
     output_dimension: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
 

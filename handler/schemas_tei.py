@@ -7,15 +7,16 @@ true, `truncation_direction` Right. Unknown fields are ignored, as TEI ignores t
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StrictInt
 
 TEI_VERSION = "1.9.3"
 
 Direction = Literal["Left", "Right", "left", "right"]
-# TEI accepts token ids too; we refuse them with a clear message (the route checks), so the schema admits them
-TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]]  # strict: [true] is not a token id
+# TEI's EmbeddingInput: a text, token ids, or a batch of texts and id lists (mixed, as TEI takes them); the ids
+# are checked and decoded by the route. Strict: [true] is not a token id.
+TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[str | list[StrictInt]]
 
 
 class TeiEmbedRequest(BaseModel):
@@ -25,10 +26,27 @@ class TeiEmbedRequest(BaseModel):
     prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
     normalize: bool = True
     dimensions: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
+    parameters: dict[str, Any] | None = Field(
+        None,
+        description="The Inference API / SageMaker form of the fields above ({inputs, parameters: {normalize, ...}}); "
+        "any other parameter (another task's, e.g. top_k) is refused.",
+    )
 
 
 class TeiEmbedResponse(RootModel[list[list[float]]]):
     """[[float, ...], ...]: one vector per input, in input order."""
+
+
+class TeiEmbedAllRequest(BaseModel):
+    inputs: TeiInput = Field(description="One text or a list of texts.")
+    truncate: bool | None = Field(None, description="Cut over-long inputs; absent: the server's auto_truncate.")
+    truncation_direction: Direction = Field("Right", description="Right keeps the start, Left keeps the end.")
+    prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
+    normalize: bool | None = Field(None, description="Not TEI's: token vectors are never normalized (true: 422).")
+
+
+class TeiEmbedAllResponse(RootModel[list[list[list[float]]]]):
+    """[[[float, ...] per token] per input]: the model's token vectors before pooling, special tokens included."""
 
 
 class TeiRerankRequest(BaseModel):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 
@@ -25,7 +26,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from handler import memory
+from handler import gc_pause, memory
 from handler.settings import Settings, SettingsError
 
 log = logging.getLogger("handler")
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         log.error("bad configuration: %s", exc)
         settings = Settings()
     memory.limit_arenas(settings.malloc_arenas)
+    with gc_pause.paused():  # the app's imports (uvicorn finds the module loaded); its build pauses it itself
+        importlib.import_module("handler.app")
     uvicorn.Server(config(args.host, args.port, settings)).run()
 
 

@@ -23,14 +23,22 @@ def _framing_ids(raw: Tokenizer) -> frozenset[int]:
     return frozenset(raw.encode("", add_special_tokens=True).ids)
 
 
-def texts_from_ids(tokenizer: TextTokenizer, rows: list[list[int]], field: str) -> list[str]:
-    """One text per id list; 422 naming the list for an id outside the vocabulary or ids that do not round-trip."""
+def texts_from_ids(
+    tokenizer: TextTokenizer, rows: list[list[int]], field: str, positions: list[int] | None = None
+) -> list[str]:
+    """One text per id list; 422 naming the list for an id outside the vocabulary or ids that do not round-trip.
+
+    `positions`: each row's index in the request's list, when the rows are only some of its items (TEI takes
+    strings and id lists mixed in one batch); by default the rows are the whole list."""
     raw = raw_tokenizer(tokenizer)
     vocab = raw.get_vocab_size(with_added_tokens=True)
     framing = _framing_ids(raw)
     texts = []
     for row, ids in enumerate(rows):
-        where = f"`{field}[{row}]`" if len(rows) > 1 else f"`{field}`"
+        if positions is not None:
+            where = f"`{field}[{positions[row]}]`"
+        else:
+            where = f"`{field}[{row}]`" if len(rows) > 1 else f"`{field}`"
         if not ids:
             raise ApiError(422, "empty_text", f"`{field}` cannot be empty: {where} holds no token ids")
         bad = next((i for i in ids if not 0 <= i < vocab), None)

@@ -43,9 +43,22 @@ class Token:
     stop: int | None
 
 
-def tokenize(tokenizer: TextTokenizer, text: str, *, add_special_tokens: bool) -> list[Token]:
-    """Tokens of one text; `text` of a real token is the slice of the input it came from, as TEI gives it."""
+def tokenize(
+    tokenizer: TextTokenizer, text: str, *, add_special_tokens: bool, limit: int | None = None
+) -> list[Token] | None:
+    """Tokens of one text; `text` of a real token is the slice of the input it came from, as TEI gives it.
+
+    None when the text has more than `limit` tokens, found on a head window of about that many characters
+    (grown while it holds fewer tokens), never by tokenizing the whole text: a 6 MB text has a million tokens,
+    which cost about a GB as the tokenizer's and Python's objects.
+    """
+    if limit is not None:
+        room = limit - (special_count(tokenizer) if add_special_tokens else 0)
+        if room < 0 or keep_head(tokenizer, text, room, chars_per_token=1) != text:
+            return None
     enc = raw_tokenizer(tokenizer).encode(text, add_special_tokens=add_special_tokens)
+    if limit is not None and len(enc) > limit:
+        return None
     out = []
     for token_id, token, (start, stop), special in zip(
         enc.ids, enc.tokens, enc.offsets, enc.special_tokens_mask, strict=True
@@ -89,15 +102,19 @@ def keep_tail(tokenizer: TextTokenizer, text: str, budget: int) -> str:
     return ""
 
 
-def keep_head(tokenizer: TextTokenizer, text: str, budget: int) -> str:
+def keep_head(
+    tokenizer: TextTokenizer, text: str, budget: int, *, chars_per_token: int = _FIRST_WINDOW_CHARS_PER_TOKEN
+) -> str:
     """The prefix of `text` holding its first `budget` tokens, cut at a character boundary (whole text if it fits).
 
-    Only a head window is tokenized, widened while it holds too few tokens, so a huge text costs little.
+    Only a head window is tokenized, widened while it holds too few tokens, so a huge text costs little. The
+    first window is `chars_per_token` characters per token of the budget: 8 suits words; 1 never tokenizes
+    much more than the budget, whatever the script (one CJK character is one token).
     """
     if budget <= 0:
         return ""
     raw = raw_tokenizer(tokenizer)
-    window = budget * _FIRST_WINDOW_CHARS_PER_TOKEN
+    window = budget * chars_per_token
     while True:
         piece = text[:window]
         offsets = raw.encode(piece, add_special_tokens=False).offsets

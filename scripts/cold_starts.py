@@ -9,7 +9,8 @@ start to the handler ready (interpreter, imports, model loads, warm-up: what Lam
 function), init_ms = the model loads alone, first_answer_ms = `podman run` to the first answer; with the
 image's entry point handler.lambda_main also its phase_* figures (start, imports, models, app, ready, cpu);
 first_invoke_ms = the first request's duration in the function (its access log line); cpu_ms_init_and_first_invoke
-= CPU time of the function's process after its first answer (any entry point).
+= CPU time of the function's process after its first answer (any entry point). With --requests N, N warm requests
+follow the first: warm_median_ms and warm_p90_ms (their durations in the function) and rss_mb_after_warm.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ def _init_record(name: str, event: str = "init") -> dict[str, Any]:
     return record
 
 
+def _request_durations(name: str) -> list[float]:
+    """Every request's duration in the function (its access log lines), oldest first."""
+    logs = ih.run(["podman", "logs", name])
+    lines = re.findall(r'(\{"event":"request".*\})', logs.stdout + logs.stderr)
+    return [float(json.loads(line)["duration_ms"]) for line in lines]
+
+
+def _function_rss_mb(name: str) -> float | None:
+    """Resident memory of the function's Python process (VmRSS), in MB."""
+    proc = ih.run(["podman", "exec", name, "sh", "-c", "grep -H -e ^Name -e ^VmRSS /proc/[0-9]*/status"], check=False)
+    pids = {line.split(":")[0] for line in proc.stdout.splitlines() if "python" in line.split("\t")[-1]}
+    for line in proc.stdout.splitlines():
+        if line.split(":")[0] in pids and ":VmRSS:" in line:
+            return round(int(line.split()[-2]) / 1024, 1)
+    return None
+
+
 def _function_cpu_ms(name: str) -> float | None:
     """CPU time (user + system, all threads) of the function's Python process in the container so far: a figure
     that contention on a shared host inflates far less than wall time."""
@@ -50,7 +68,7 @@ def _function_cpu_ms(name: str) -> float | None:
     return None
 
 
-def cold_start(image: str, env: dict[str, str], event: dict[str, Any]) -> dict[str, float]:
+def cold_start(image: str, env: dict[str, str], event: dict[str, Any], requests: int = 0) -> dict[str, float]:
     extra = ["--read-only", "--tmpfs", "/tmp", "--memory", "2g"]
     image = env.get("IMAGE", image)  # IMAGE=<tag> in a config: another image (e.g. one built without a step)
     command = (env["CMD"],) if "CMD" in env else ()  # CMD=<module.handler>: another entry point
@@ -71,6 +89,16 @@ def cold_start(image: str, env: dict[str, str], event: dict[str, Any]) -> dict[s
         cpu = _function_cpu_ms(name)
         if cpu is not None:
             figures["cpu_ms_init_and_first_invoke"] = cpu
+        if requests:  # warm requests after the first: their duration in the function, and the memory after
+            for _ in range(requests):
+                ih.post_json(base + INVOKE_PATH, event)
+            warm = sorted(_request_durations(name)[1:])
+            if warm:
+                figures["warm_median_ms"] = statistics.median(warm)
+                figures["warm_p90_ms"] = warm[int(0.9 * (len(warm) - 1))]
+            rss = _function_rss_mb(name)
+            if rss is not None:
+                figures["rss_mb_after_warm"] = rss
         try:  # the phases line of handler.lambda_main; images with another entry point have none
             phases = _init_record(name, "init_phases")
         except RuntimeError:
@@ -89,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         help="NAME=KEY=VALUE[,...]; IMAGE=<tag> another image, CMD=<handler> another entry point, CPUSET=<cpus> "
         "the CPUs the container may use (CPUSET=0: one)",
     )
+    parser.add_argument(
+        "--requests", type=int, default=0, help="warm requests after the first, per cold start (their median, p90, RSS)"
+    )
     args = parser.parse_args(argv)
     configs = dict(DEFAULT_CONFIGS)
     for spec in args.config:
@@ -98,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
     for _ in range(args.runs):
         for name, env in configs.items():  # interleaved: drift on the machine hits every config alike
-            samples[name].append(cold_start(args.image, env, event))
+            samples[name].append(cold_start(args.image, env, event, args.requests))
     summary = {
         name: {key: round(statistics.median(s[key] for s in runs), 1) for key in runs[0] if all(key in s for s in runs)}
         for name, runs in samples.items()

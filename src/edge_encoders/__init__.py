@@ -4,7 +4,7 @@ Only onnxruntime, tokenizers and numpy are imported here; a test keeps it that w
 """
 
 from edge_encoders.batching import BatchPolicy
-from edge_encoders.embedder import Embedder, EmbedResult
+from edge_encoders.embedder import Embedder, EmbedResult, TokenEmbedResult
 from edge_encoders.errors import (
     BundleError,
     DeadlineExceededError,
@@ -49,6 +49,7 @@ __all__ = [
     "SessionConfig",
     "StopToken",
     "StoppedError",
+    "TokenEmbedResult",
     "TooManyInputsError",
     "TooManyTokensError",
     "UnboundedInputError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,19 @@ class EmbedResult:
     """Vectors in input order plus the tokens each input used (after truncation), for usage reporting."""
 
     embeddings: np.ndarray
+    token_counts: list[int]
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.token_counts)
+
+
+@dataclass
+class TokenEmbedResult:
+    """The model's output for every token of each input, before pooling: one (tokens, hidden) float32 array per
+    input, in input order, special and prompt tokens included, padding excluded (TEI's /embed_all)."""
+
+    token_embeddings: list[np.ndarray]
     token_counts: list[int]
 
     @property
@@ -107,10 +121,7 @@ class Embedder(BundleModel):
         check_unicode(prefix, "prompt")
         do_normalize = self.manifest.normalize if normalize is None else normalize
 
-        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, what)
-        encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix, max_chars=limits.max_scan_chars)
-        lengths = [len(e.ids) for e in encodings]
-        check_tokens(lengths, limits, what)
+        encodings, lengths = self._tokenize(batch, prefix, truncate, limits, what)
         pooled = self._forward(encodings, lengths, stop)
         vectors = self._finish(pooled, dims, do_normalize)
         if precision in ("int8", "uint8"):
@@ -119,6 +130,46 @@ class Embedder(BundleModel):
         else:
             out = quantize(vectors, precision)
         return EmbedResult(out, lengths)
+
+    def token_embeddings_with_usage(
+        self,
+        texts: list[str] | str,
+        *,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        truncate: bool = True,
+        limits: Limits | None = None,
+        stop: StopToken | None = None,
+        what: str = "inputs",
+    ) -> TokenEmbedResult:
+        """Every token's vector before pooling (the bundle's output), for late interaction or custom pooling.
+
+        Same tokenization, limits and stop checks as embed_with_usage. The answer holds tokens x hidden floats
+        per input (MiniLM: 384 per token), so callers that serialize it bound the tokens by their response
+        size through `limits.max_tokens`, which is checked before inference.
+        """
+        limits = limits or self.limits
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        check_count(len(batch), limits, what)
+        check_texts(batch, "input")
+        prefix = self.prompt_text(prompt_name, prompt)
+        check_unicode(prefix, "prompt")
+        encodings, lengths = self._tokenize(batch, prefix, truncate, limits, what)
+        rows: list[np.ndarray] = [np.empty((0, 0), dtype=np.float32)] * len(batch)
+        for indices, _tokens, hidden in self._run_batches(encodings, lengths, stop):
+            for position, index in enumerate(indices):  # right padding: a row's real tokens come first
+                rows[index] = np.array(hidden[position, : lengths[index]], dtype=np.float32)
+        return TokenEmbedResult(rows, lengths)
+
+    def _tokenize(
+        self, batch: list[str], prefix: str, truncate: bool, limits: Limits, what: str
+    ) -> tuple[list[Any], list[int]]:
+        """Encodings and their lengths, the token limit checked on a cheap lower bound first, then exactly."""
+        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, what)
+        encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix, max_chars=limits.max_scan_chars)
+        lengths = [len(e.ids) for e in encodings]
+        check_tokens(lengths, limits, what)
+        return encodings, lengths
 
     def _forward(self, encodings: list, lengths: list[int], stop: StopToken | None = None) -> np.ndarray:
         pooled = np.empty((len(encodings), self.dimension), dtype=np.float32)

@@ -11,12 +11,13 @@ import base64
 import copy
 import gzip
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers.handler_support import FakeLambdaContext, load_event, make_app, shared_models
+from helpers.handler_support import FakeLambdaContext, load_event, make_app, settings, shared_models
 
 from handler.app import lambda_handler_for
 
@@ -301,3 +302,103 @@ def test_rest_api_v1_trailing_slash_is_served_not_redirected_out_of_the_stage(la
     status, headers, data = invoke_any(lambda_handler, event)
     assert status == 200 and "location" not in headers, (status, headers)  # a 307 would drop "/prod"
     np.testing.assert_array_equal(np.array(json.loads(data), dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+# ---- HEAD, unreadable events, dependency overrides -------------------------------------------------------------
+def _get_paths(handler_app: Any) -> list[str]:
+    """Every GET route of the app, path parameters filled with a served value."""
+    paths = []
+    for route in handler_app.routes:
+        if "GET" not in getattr(route, "methods", set()):
+            continue
+        paths.append(re.sub(r"\{model_id[^}]*\}", shared_models().require_embedder().manifest.name, route.path))
+    return paths
+
+
+def _method_event(method: str, path: str) -> dict[str, Any]:
+    event = load_event("fnurl_head_ping.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    return event
+
+
+def test_head_answers_every_get_route_like_get_without_a_body() -> None:
+    app = make_app(docs=True)
+    handler = lambda_handler_for(app)
+    paths = _get_paths(app)
+    assert {"/info", "/v1/models", "/ready", "/health", "/metrics", "/native/info", "/openapi.json"} <= set(paths)
+    assert any(p.startswith("/v1/models/") for p in paths)
+    for path in paths:
+        get_status, get_headers, get_body = invoke_any(handler, _method_event("GET", path))
+        status, headers, body = invoke_any(handler, _method_event("HEAD", path))
+        assert (status, body) == (get_status, b""), path
+        assert status == 200, (path, get_body[:200])
+        assert int(headers["content-length"]) == len(get_body), path
+        assert headers["content-type"] == get_headers["content-type"], path
+
+
+def test_head_on_a_post_route_is_405_naming_post(lambda_handler: Handler) -> None:
+    status, headers, body = invoke_any(lambda_handler, _method_event("HEAD", "/embed"))
+    assert status == 405 and headers["allow"] == "POST" and body == b""
+
+
+def test_a_body_marked_base64_that_is_not_is_one_400_line_in_the_paths_dialect(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = load_event("fnurl_bad_base64_tei.json")
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event, "bad-b64-1")
+    assert status == 400
+    assert set(body) == {"error", "error_type"} and body["error_type"] == "Validation"  # TEI's shape on /embed
+    assert "base64" in body["error"]
+    records = [r for r in caplog.records if r.name == "handler"]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert "bad-b64-1" in records[0].getMessage() and "/embed" in records[0].getMessage()
+
+    ours = load_event("fnurl_bad_base64_tei.json")
+    ours["rawPath"] = ours["requestContext"]["http"]["path"] = "/v1/embeddings"
+    status, _, body = invoke(lambda_handler, ours)
+    assert status == 400
+    assert "base64" in assert_error(body, "malformed_event")
+
+    fixed = load_event("fnurl_bad_base64_tei.json")
+    fixed["body"] += "=="  # the same body with its padding: served
+    status, _, data = invoke_any(lambda_handler, fixed)
+    assert status == 200
+    np.testing.assert_array_equal(np.array(json.loads(data), dtype=np.float32), runtime_vectors(["hello"]))
+
+
+def test_dependency_overrides_of_the_serving_app_reach_the_routes() -> None:
+    from handler.state import AppState, get_state
+
+    overridden, plain = make_app(), make_app()
+    strict = AppState(
+        settings(max_inputs=1), shared_models(), overridden.state.edge.api_key, overridden.state.edge.access_log
+    )
+
+    async def strict_state() -> AppState:
+        return strict
+
+    overridden.dependency_overrides[get_state] = strict_state
+    event = load_event("restv1_tei_embed.json")  # two inputs
+    status, _, data = invoke_any(lambda_handler_for(overridden), event)
+    assert status == 413 and b"over the limit of 1" in data
+    status, _, _ = invoke_any(lambda_handler_for(plain), event)  # the same route objects, another app
+    assert status == 200
+    overridden.dependency_overrides.clear()
+    status, _, _ = invoke_any(lambda_handler_for(overridden), event)
+    assert status == 200
+
+
+def test_tei_embed_all_gives_the_bundle_s_token_vectors(lambda_handler: Handler) -> None:
+    status, headers, data = invoke_any(lambda_handler, load_event("fnurl_tei_embed_all.json"))
+    assert status == 200, data
+    rows = [np.array(r, dtype=np.float32) for r in json.loads(data)]
+    embedder = shared_models().require_embedder()
+    counts = [len(e.ids) for e in embedder.tokenizer.encode(TWO_TEXTS, truncate=True)]
+    assert [r.shape for r in rows] == [(n, embedder.dimension) for n in counts]
+    assert int(headers["x-compute-tokens"]) == sum(counts)
+    # mean-pooled and normalized as the manifest says, they are /embed's vectors
+    pooled = np.stack([r.mean(axis=0) for r in rows])
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(pooled, runtime_vectors(TWO_TEXTS), rtol=1e-5, atol=1e-6)

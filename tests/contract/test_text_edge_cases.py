@@ -81,6 +81,7 @@ ROUTES: dict[str, Route] = {
         "similarities",
     ),
     "tei/tokenize": Route("/tokenize", lambda t: {"inputs": [t, OTHER]}, "tokens"),
+    "tei/embed_all": Route("/embed_all", lambda t: {"inputs": [t, OTHER]}, "token vectors", truncates=False),
     "openai": Route("/v1/embeddings", lambda t: {"input": [t, OTHER]}, "vectors"),
     "openai single": Route("/v1/embeddings", lambda t: {"input": t}, "vectors"),
     "cohere/v1/embed": Route("/v1/embed", lambda t: {"texts": [t, OTHER]}, "vectors"),
@@ -96,6 +97,7 @@ TEI_EMPTY = (422, "Validation")  # TEI: "`inputs` cannot be empty" (an empty str
 REFUSED: dict[tuple[str, str], tuple[int, str]] = {
     **{("empty", r): TEI_EMPTY for r in ("tei/embed", "tei/embed truncate", "tei/POST /", "tei/similarity")},
     ("empty", "tei/tokenize"): TEI_EMPTY,
+    ("empty", "tei/embed_all"): TEI_EMPTY,
     ("empty", "openai"): (400, "invalid_request"),  # OpenAI refuses an empty string
     ("empty", "openai single"): (400, "invalid_request"),
     # Cohere: "query must not be empty or be only whitespace"
@@ -163,6 +165,11 @@ def check_answer(route: Route, text: str, body: dict[str, Any], data: Any) -> No
         got = unit(vectors(data))
         want = unit(embedder.embed(sent))
         assert got.shape == want.shape and np.abs(got - want).max() < 1e-5
+    elif route.answer == "token vectors":
+        want_rows = embedder.token_embeddings_with_usage(body["inputs"]).token_embeddings
+        assert len(data) == len(want_rows)
+        for got_rows, want in zip(data, want_rows, strict=True):
+            assert np.array_equal(np.asarray(got_rows, dtype=np.float32), want)
     elif route.answer == "scores":
         query = body["query"]
         docs = [d["text"] if isinstance(d, dict) else d for d in body.get("texts", body.get("documents"))]
@@ -200,7 +207,16 @@ def test_every_text_on_every_route(client: TestClient, text_name: str, route_nam
 # ---- batches: at the limit, over it, duplicates; wrong types ------------------------------------------------
 BATCH_ROUTES = {
     name: ROUTES[name]
-    for name in ("native/embed", "tei/embed", "openai", "cohere/v2/embed", "native/rerank", "tei/rerank", "jina/rerank")
+    for name in (
+        "native/embed",
+        "tei/embed",
+        "tei/embed_all",
+        "openai",
+        "cohere/v2/embed",
+        "native/rerank",
+        "tei/rerank",
+        "jina/rerank",
+    )
 }
 
 
@@ -234,8 +250,8 @@ def test_duplicates_in_a_batch_each_get_their_own_identical_answer(client: TestC
     assert r.status_code == 200, r.text[:300]
     data = r.json()
     check_answer(route, "", _batch_body(route, texts), data)
-    if route.answer == "vectors":
-        rows = np.asarray(vectors(data))
+    if route.answer in ("vectors", "token vectors"):
+        rows = [np.asarray(row) for row in (vectors(data) if route.answer == "vectors" else data)]
         assert len(rows) == 4 and (rows[0] == rows[2]).all() and (rows[0] == rows[3]).all()
     else:
         got = scores(data)
@@ -270,3 +286,11 @@ def test_wrong_types_are_a_4xx_in_the_dialect_s_shape(client: TestClient, route_
     if kind == "bools in the list":  # never read as token ids 1 and 0
         assert "token" not in r.text, r.text[:300]
     assert code
+
+
+@pytest.mark.parametrize("path", ["/", "/invocations", "/embed", "/v1/embeddings", "/v1/rerank", "/embed_all"])
+def test_json_nested_too_deeply_is_a_400_not_a_crash(client: TestClient, path: str) -> None:
+    deep = b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = client.post(path, content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text[:300]
+    assert "JSON" in r.text and "Traceback" not in r.text

@@ -74,7 +74,7 @@ def test_the_document_is_the_one_response_models_give() -> None:
 def test_no_field_is_built_for_the_error_bodies() -> None:
     app = make_app(docs=True)
     routes = [r for r in app.routes if isinstance(r, APIRoute)]
-    assert len(routes) > 30
+    assert len(routes) >= 30
     assert all(not r.response_fields for r in routes), [r.path for r in routes if r.response_fields]
 
 

@@ -279,7 +279,7 @@ def test_a_trailing_slash_is_served_not_redirected_and_tei_s_other_paths_404_in_
     slashed = client.post("/embed/", json={"inputs": "hello"}, follow_redirects=False)
     assert slashed.status_code == 200 and slashed.json() == plain.json()  # no 307 to a URL built from Host
     assert client.post("/embed//", json={"inputs": ""}, follow_redirects=False).json()["error_type"] == "Validation"
-    missing = client.post("/embed_all", json={"inputs": "hello"})
+    missing = client.post("/embed_sparse", json={"inputs": "hello"})  # TEI serves it for SPLADE models only
     assert missing.status_code == 404 and set(missing.json()) == {"error", "error_type"}
 
 
@@ -289,3 +289,78 @@ def test_empty_id_lists_and_empty_cohere_contents_are_refused(client: TestClient
         assert (r.status_code, r.json()["error_type"]) == (422, "Validation"), (ids, r.text)  # TEI refuses them
     r = client.post("/v2/embed", json={"inputs": [{"content": [{"type": "text", "text": "a"}]}, {"content": []}]})
     assert r.status_code == 400 and "inputs[1].content" in r.json()["error"]["message"]
+
+
+def _token_rows(texts: list[str], **kwargs: object) -> list[np.ndarray]:
+    return embedder().token_embeddings_with_usage(texts, **kwargs).token_embeddings  # type: ignore[arg-type]
+
+
+def test_tei_embed_all_answers_each_token_s_vector_before_pooling(client: TestClient) -> None:
+    r = client.post("/embed_all", json={"inputs": TEXTS})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert len(got) == len(TEXTS)
+    for rows, want in zip(got, _token_rows(TEXTS), strict=True):
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), want)  # shortest decimals read back exactly
+    one = client.post("/embed_all", json={"inputs": "hi"}).json()  # one string: still a batch of one, as TEI
+    np.testing.assert_array_equal(np.array(one[0], dtype=np.float32), _token_rows(["hi"])[0])
+    # TEI's fields: truncate (absent: refused when too long), truncation_direction, token ids
+    assert client.post("/embed_all", json={"inputs": LONG}).status_code == 422
+    left = client.post("/embed_all", json={"inputs": LONG, "truncate": True, "truncation_direction": "Left"})
+    budget = embedder().manifest.max_seq_length - special_count(embedder().tokenizer)
+    tail = keep_tail(embedder().tokenizer, LONG, budget)
+    np.testing.assert_array_equal(np.array(left.json()[0], dtype=np.float32), _token_rows([tail])[0])
+    ids = [t["id"] for t in client.post("/tokenize", json={"inputs": "hi", "add_special_tokens": False}).json()[0]]
+    by_ids = client.post("/embed_all", json={"inputs": [ids]})
+    assert by_ids.status_code == 200 and by_ids.json() == one
+    empty = client.post("/embed_all", json={"inputs": ""})
+    assert empty.status_code == 422 and empty.json()["error_type"] == "Validation"
+
+
+def test_tei_embed_all_is_bounded_by_the_response_limit_before_and_after_inference() -> None:
+    width = embedder().dimension
+    before = TestClient(make_app(max_response_bytes=width * 2 * 10))  # room for at most 10 tokens at 2 bytes each
+    r = before.post("/embed_all", json={"inputs": ["a b c d e f g h i j k l"]})
+    assert r.status_code == 413 and r.json()["error_type"] == "Validation"
+    assert "at most 10 tokens fit" in r.json()["error"]
+    assert "x-compute-tokens" not in r.headers  # refused before inference
+    size = len(TestClient(make_app()).post("/embed_all", json={"inputs": TEXTS}).content)
+    after = TestClient(make_app(max_response_bytes=size - 1))
+    r = after.post("/embed_all", json={"inputs": TEXTS})
+    assert r.status_code == 413 and "split the request" in r.json()["error"]
+    assert TestClient(make_app(max_response_bytes=size)).post("/embed_all", json={"inputs": TEXTS}).status_code == 200
+
+
+def test_tei_takes_texts_and_token_id_lists_mixed_in_one_batch(client: TestClient) -> None:
+    ids = [t["id"] for t in client.post("/tokenize", json={"inputs": "hi", "add_special_tokens": False}).json()[0]]
+    mixed = client.post("/embed", json={"inputs": [TEXTS[0], ids, TEXTS[1]]})
+    assert mixed.status_code == 200, mixed.text
+    np.testing.assert_array_equal(
+        np.array(mixed.json(), dtype=np.float32), embedder().embed([TEXTS[0], "hi", TEXTS[1]])
+    )
+    bad = client.post("/embed", json={"inputs": [TEXTS[0], [10**9]]})
+    assert bad.status_code == 422 and "`inputs[1]`" in bad.json()["error"]
+    empty = client.post("/embed", json={"inputs": [ids, ""]})
+    assert empty.status_code == 422 and "`inputs[1]`" in empty.json()["error"]
+
+
+def test_tei_embed_all_refuses_normalize_rather_than_ignore_it(client: TestClient) -> None:
+    refused = client.post("/embed_all", json={"inputs": "hi", "normalize": True})
+    assert refused.status_code == 422 and "normalize" in refused.json()["error"]
+    assert client.post("/embed_all", json={"inputs": "hi", "normalize": False}).status_code == 200
+
+
+def test_tokenize_counts_against_the_token_limit_with_special_tokens_and_refuses_past_it() -> None:
+    limited = TestClient(make_app(max_tokens=12))
+    words = ["word"] * 10  # 10 tokens + [CLS] [SEP] = 12: at the limit
+    at_limit = limited.post("/tokenize", json={"inputs": " ".join(words)})
+    assert at_limit.status_code == 200 and len(at_limit.json()[0]) == 12
+    over = limited.post("/tokenize", json={"inputs": " ".join([*words, "more"])})
+    assert over.status_code == 413 and "more than 12 tokens" in over.json()["error"]
+    bare = limited.post("/tokenize", json={"inputs": " ".join([*words, "a", "b"]), "add_special_tokens": False})
+    assert bare.status_code == 200 and len(bare.json()[0]) == 12
+    for huge in ("word " * 1_000_000, "字" * 1_000_000):  # refused from a head window, not tokenized whole
+        r = limited.post("/tokenize", json={"inputs": huge})
+        assert r.status_code == 413, r.text[:200]
+    second = limited.post("/tokenize", json={"inputs": [" ".join(words[:6]), " ".join(words[:6])]})
+    assert second.status_code == 413  # 8 + 8 tokens in one call

@@ -1,6 +1,7 @@
 """The Lambda image's entry point (handler.lambda_main) answers exactly as handler.app.handler does, without
 importing pydantic.v1, starting OpenBLAS's thread pool or building FastAPI's OpenAPI models before their first
-use, and logs the INIT's phases.
+use, with the garbage collector on and the INIT's objects frozen once the handler is built, and logs the INIT's
+phases.
 
 Each entry point runs in a fresh interpreter, as the Lambda runtime starts it: the pydantic.v1 guard acts at
 import time, and this pytest process has long imported FastAPI.
@@ -13,23 +14,27 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from helpers.toy_handler import bundle_paths
 
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 import {module} as entry
+frozen_at_import = gc.get_freeze_count()
 threads = len(os.listdir("/proc/self/task"))  # numpy (OpenBLAS) is loaded now, no onnxruntime session yet
 from fastapi.openapi.models import OpenAPI
 from handler.schemas import EmbedRequest
 lambda_handler = entry.handler
 built = {{"openapi_models_built": OpenAPI.__pydantic_complete__}}
+built["gc"] = [gc.isenabled(), frozen_at_import, gc.get_freeze_count()]
 built["own_models_built"] = EmbedRequest.__pydantic_complete__
 answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
 v1 = sys.modules.get("pydantic.v1")
 found = {{"pydantic_v1_loaded": v1 is not None, "threads": threads, "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}
+found["ort_telemetry_off"] = os.environ.get("ORT_DISABLE_TELEMETRY")
 found.update(built)
 print("PROBE" + json.dumps({{"answers": answers, **found}}))
 """
@@ -61,7 +66,11 @@ EVENTS = [
 def _run(module: str, **extra_env: str) -> tuple[dict[str, object], str]:
     embed, rerank = bundle_paths()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_") and k != "OPENBLAS_NUM_THREADS"},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("EDGE_") and k not in ("OPENBLAS_NUM_THREADS", "ORT_DISABLE_TELEMETRY")
+        },
         "EDGE_EMBED_BUNDLE": str(embed),
         "EDGE_RERANK_BUNDLE": str(rerank),
         **extra_env,
@@ -100,7 +109,16 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     # app's own are built at import either way
     assert (plain["openapi_models_built"], lean["openapi_models_built"]) == (True, False)
     assert plain["own_models_built"] is lean["own_models_built"] is True
+    # the collector: on after the import and the build; what each allocated frozen (handler.gc_pause), the
+    # imports only by this entry point, the build (handler.app._build_default) by both
+    lean_gc: list[Any] = lean["gc"]  # type: ignore[assignment]
+    plain_gc: list[Any] = plain["gc"]  # type: ignore[assignment]
+    (lean_on, lean_import, lean_built), (plain_on, plain_import, plain_built) = lean_gc, plain_gc
+    assert lean_on is plain_on is True
+    assert (plain_import, lean_import > 0) == (0, True), (plain_import, lean_import)
+    assert lean_built > lean_import and plain_built > 0, (lean_built, plain_built)
     assert (lean["blas"], plain["blas"]) == ("1", None)
+    assert (lean["ort_telemetry_off"], plain["ort_telemetry_off"]) == ("1", None)
     if len(os.sched_getaffinity(0)) > 1:  # OpenBLAS starts a thread per further CPU, unless told otherwise
         assert lean["threads"] < plain["threads"], (lean["threads"], plain["threads"])  # type: ignore[operator]
     statuses = [a["statusCode"] for a in lean["answers"]]  # type: ignore[attr-defined]
@@ -115,7 +133,7 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     assert record["ready_ms"] >= record["imports_ms"] + record["models_ms"], record
 
 
-def test_an_explicit_openblas_setting_is_kept() -> None:
-    lean, _ = _run("handler.lambda_main", OPENBLAS_NUM_THREADS="2")
-    assert lean["blas"] == "2"
+def test_explicit_openblas_and_telemetry_settings_are_kept() -> None:
+    lean, _ = _run("handler.lambda_main", OPENBLAS_NUM_THREADS="2", ORT_DISABLE_TELEMETRY="0")
+    assert (lean["blas"], lean["ort_telemetry_off"]) == ("2", "0")
     assert [a["statusCode"] for a in lean["answers"]][:4] == [200, 404, 200, 200]  # type: ignore[attr-defined]

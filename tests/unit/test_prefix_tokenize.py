@@ -15,7 +15,7 @@ import pytest
 from helpers.toy_bundles import minilm_tokenizer_json
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from edge_encoders.prefix_tokenize import PrefixTokenizer, rule_for
+from edge_encoders.prefix_tokenize import PrefixTokenizer, outline, rule_for, untruncated
 from edge_encoders.text_tokenizer import TextTokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "validation"
@@ -201,3 +201,61 @@ def test_scan_limit_refuses_inputs_without_a_boundary(tokenizer, junk: str) -> N
     with pytest.raises(UnboundedInputError) as info:
         PrefixTokenizer(tokenizer).first_tokens(["plain words " * 20_000, junk], 256, max_chars=65536)
     assert info.value.index == 1 and "65536 characters" in info.value.message
+
+
+def _round_trip_untruncated(tok: Tokenizer) -> dict[str, object]:
+    """What the untruncated tokenizer must be: the tokenizer's JSON without truncation, padding, post-processor."""
+    config = json.loads(tok.to_str())
+    config.update(truncation=None, padding=None, post_processor=None)
+    round_trip: dict[str, object] = json.loads(Tokenizer.from_str(json.dumps(config)).to_str())
+    return round_trip
+
+
+def test_the_untruncated_tokenizer_is_the_json_round_trip(tokenizer: Tokenizer) -> None:
+    tok = Tokenizer.from_str(tokenizer.to_str())  # a copy: the fixture is shared
+    tok.enable_truncation(max_length=32)
+    tok.enable_padding(length=40)
+    raw = untruncated(tok)
+    assert json.loads(raw.to_str()) == _round_trip_untruncated(tok)
+    assert raw.truncation is None and raw.padding is None and raw.post_processor is None
+    assert tok.truncation is not None and tok.padding is not None  # the original is left as it was
+    text = "[SEP] some words, " * 40 + "[MASK]"
+    assert raw.encode(text, add_special_tokens=False).ids == _whole_ids(tok, text)
+
+
+def _whole_ids(tok: Tokenizer, text: str) -> list[int]:
+    plain = Tokenizer.from_str(tok.to_str())
+    plain.no_truncation()
+    plain.no_padding()
+    return plain.encode(text, add_special_tokens=False).ids
+
+
+def test_added_tokens_not_reproduced_fall_back_to_the_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where adding the tokens again does not give the same added vocabulary (simulated: the rebuilt tokenizer
+    starts with a stray token), the untruncated tokenizer is parsed from the JSON instead."""
+    from edge_encoders import prefix_tokenize
+
+    class StrayTokenizer:
+        from_str = staticmethod(Tokenizer.from_str)
+
+        def __new__(cls, model: models.Model) -> Tokenizer:
+            made = Tokenizer(model)
+            made.add_special_tokens(["<stray>"])
+            return made
+
+    monkeypatch.setattr(prefix_tokenize, "Tokenizer", StrayTokenizer)
+    tok = Tokenizer.from_file(str(minilm_tokenizer_json()))
+    raw = untruncated(tok)
+    assert raw.token_to_id("<stray>") is None
+    assert json.loads(raw.to_str()) == _round_trip_untruncated(tok)
+
+
+def test_the_outline_is_what_the_json_says(tokenizer: Tokenizer) -> None:
+    full = json.loads(tokenizer.to_str())
+    parts = outline(tokenizer)
+    assert parts["model"] == {"type": full["model"]["type"]}
+    assert (parts["normalizer"], parts["pre_tokenizer"]) == (full["normalizer"], full["pre_tokenizer"])
+    assert parts["added_tokens"] == [{"content": t["content"]} for t in full["added_tokens"]]
+    assert (rule_for(parts) is None) == (rule_for(full) is None)
+    if rule_for(full) is not None:
+        assert rule_for(parts) == rule_for(full)

@@ -152,3 +152,32 @@ def test_token_limit_counts_after_truncation_and_advises(toy_embed) -> None:
     assert (info.value.total, info.value.limit) == (64, 40)
     # a per-call override wins over the instance's limits
     assert emb.embed_with_usage(["word " * 100] * 2, limits=Limits(max_tokens=64)).total_tokens == 64
+
+
+def test_token_embeddings_are_the_unpooled_rows_in_input_order(toy_embed) -> None:
+    folder, words, types = toy_embed
+    emb = Embedder.from_bundle(folder, batch_policy=BatchPolicy(token_budget=40, max_batch_size=2))
+    result = emb.token_embeddings_with_usage(TEXTS)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(32)
+    encodings = tok.encode_batch(TEXTS)
+    assert result.token_counts == [len(e.ids) for e in encodings]
+    for got, enc in zip(result.token_embeddings, encodings, strict=True):
+        assert got.dtype == np.float32 and got.shape == (len(enc.ids), words.shape[1])  # padding left out
+        np.testing.assert_allclose(got, words[enc.ids] + types[enc.type_ids], rtol=1e-5, atol=1e-6)
+    # pooled as the manifest says (mean, then normalize), they give embed()'s vectors
+    pooled = np.stack([rows.mean(axis=0) for rows in result.token_embeddings])
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(pooled, emb.embed(TEXTS), rtol=1e-5, atol=1e-6)
+
+
+def test_token_embeddings_keep_the_limits_and_truncation_rules(toy_embed) -> None:
+    emb = Embedder.from_bundle(toy_embed[0])
+    with pytest.raises(TooManyTokensError):
+        emb.token_embeddings_with_usage(TEXTS, limits=Limits(max_tokens=20))
+    with pytest.raises(InputTooLongError):
+        emb.token_embeddings_with_usage(["word " * 100], truncate=False)
+    with pytest.raises(EmptyInputError):
+        emb.token_embeddings_with_usage([])
+    assert emb.token_embeddings_with_usage("one text").token_counts == emb.embed_with_usage("one text").token_counts

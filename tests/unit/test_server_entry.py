@@ -4,6 +4,7 @@ requirements/server.txt pins what the image adds."""
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,18 @@ def test_server_requirements_are_pinned_and_match_the_dev_venv() -> None:
             pins[match.group(1).lower()] = match.group(2)
     assert pins["uvicorn"] == uvicorn.__version__  # what the tests run is what the image ships
     assert not {"uvloop", "httptools", "torch"} & set(pins)
+
+
+def test_the_app_is_imported_with_the_collector_paused(started: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() imports handler.app before uvicorn does, with the cyclic collector paused (handler.gc_pause), and
+    the collector is on again when the server runs."""
+    seen: dict[str, bool] = {}
+
+    def import_module(name: str) -> None:
+        seen[name] = gc.isenabled()
+
+    monkeypatch.setattr(serve.importlib, "import_module", import_module)
+    gc.enable()
+    serve.main([])
+    assert seen == {"handler.app": False}
+    assert gc.isenabled() and len(started) == 1

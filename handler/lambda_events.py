@@ -1,0 +1,69 @@
+"""Answers for Lambda events the app never sees because Mangum cannot read them (the body marked base64 but not
+base64): a 400 in the error shape of the path the client called, and one log line without a traceback.
+
+The client's mistake (or its proxy's) is not our failure: a traceback in the log would page someone for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from handler.dialects import COHERE_PATHS, TEI_PATHS, tei_error_type
+from handler.errors import ApiError
+
+log = logging.getLogger("handler")
+
+
+def event_path(event: dict[str, Any], base_path: str = "/") -> str:
+    """The request path of a function URL / HTTP API (rawPath), REST API or ALB (path) event, without the
+    configured API base path and a trailing slash, as the app would route it."""
+    raw = event.get("rawPath") or event.get("path") or "/"
+    path = raw if isinstance(raw, str) else "/"
+    base = base_path.rstrip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :] or "/"
+    return path.rstrip("/") or "/"
+
+
+def error_response(event: dict[str, Any], error: ApiError, base_path: str = "/") -> dict[str, Any]:
+    """A Lambda HTTP response carrying the error in the dialect of the event's path (TEI's {error, error_type}
+    on TEI's paths, ours elsewhere, Cohere's 400 for a 413 on Cohere's paths)."""
+    path = event_path(event, base_path)
+    status = error.status
+    body: dict[str, Any] = error.body()
+    if path in TEI_PATHS:
+        body = {"error": error.message, "error_type": tei_error_type(status, error.code)}
+    elif path in COHERE_PATHS and status == 413:
+        status = 400
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def bad_base64_body(
+    event: dict[str, Any], exc: Exception, base_path: str = "/", request_id: str = ""
+) -> dict[str, Any]:
+    """The answer to an event whose body is marked base64 (isBase64Encoded) but does not decode; request_id is
+    the invocation's (Lambda's aws_request_id), for the log line."""
+    body = event.get("body")
+    size = len(body) if isinstance(body, str | bytes) else 0
+    log.warning(
+        "refused a Lambda event: its body (%d characters) is marked base64 but does not decode (%s); path %s, "
+        "request %s",
+        size,
+        exc,
+        event_path(event, base_path),
+        request_id or "unknown",
+    )
+    error = ApiError(
+        400,
+        "malformed_event",
+        "the request body is marked base64-encoded (isBase64Encoded) but is not valid base64; send the body "
+        "as sent by the client, or base64 of it with padding",
+    )
+    return error_response(event, error, base_path)
