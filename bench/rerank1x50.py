@@ -8,8 +8,10 @@ graph with that folder's tokenizer and manifest (copied to a temporary folder, t
 
     python -m bench.rerank1x50 [--threads 2] [--rounds 30] [--cpu] FP32_BUNDLE INT8_BUNDLE [folder=graph.onnx ...]
 
---cpu times each call by the process's CPU time on one onnxruntime thread (spinning off), as the build ranks
-variants: on a box others are using, the wall clock of a 2-thread call swings by tens of percent.
+--cpu times each call by the process's CPU time on one onnxruntime thread, as the build ranks variants: on a
+box others are using, the wall clock of a 2-thread call swings by tens of percent. Thread spinning is off in
+both modes (several sessions share the process), so wall-clock figures here are not `make bench`'s, which runs
+each bundle alone in its own process with spinning on.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     texts = load_text_set(ROOT, 512)
     threads = 1 if args.cpu else args.threads
     clock = time.process_time if args.cpu else time.perf_counter
-    config = SessionConfig(intra_op_threads=threads, **({"allow_spinning": False} if args.cpu else {}))
+    # spinning off in both modes: with several sessions in one process, one session's spinning threads take the
+    # cores from the next call (measured idle, 2 threads: int8-rowwise-cls x1.76 fp32 with spinning, x2.06 without)
+    config = SessionConfig(intra_op_threads=threads, allow_spinning=False)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         models = []
