@@ -39,7 +39,7 @@ def test_embed_bundle_passes_its_gate_against_torch(embed_outcome: ModelOutcome)
             assert shipped["metrics"][part]["cos_min"] >= gates["embed_int8_min_cos"]
     # the batch-invariant int8 schemes: a text's vector ignores its company
     invariant = ("int8-rowwise", "int8-hybrid", "int8-hybrid-fused", "int8-hybrid-attn8", "int8-rowwise-fused")
-    for name in (*invariant, "int8-nbits8"):
+    for name in (*invariant, "int8-rowwise-cls", "int8-nbits8"):
         if variants.get(name, {}).get("metrics"):
             assert variants[name]["metrics"]["batch_invariance_cos_min"] >= 0.99999, name
     for name, result in variants.items():  # a failing variant says why and is not the one shipped
@@ -62,3 +62,12 @@ def test_rerank_bundle_passes_its_gate(rerank_outcome: ModelOutcome) -> None:
     for name, result in report["variants"].items():
         if not result["passed"]:
             assert result["reason"] and name != report["shipped"]
+    # int8-rowwise-cls is int8-rowwise-fused with an exact rewrite (the last layer for token 0 only):
+    # on the real reranker its scores against torch move by float rounding at most
+    cls, fused = report["variants"].get("int8-rowwise-cls"), report["variants"].get("int8-rowwise-fused")
+    if cls and fused and cls.get("metrics") and fused.get("metrics"):
+        for part in ("tune", "heldout"):
+            got, want = cls["metrics"][part], fused["metrics"][part]
+            assert abs(got["max_abs_diff"] - want["max_abs_diff"]) < 1e-3, part
+            assert got["top1_agreement"] == want["top1_agreement"], part
+        assert cls["metrics"]["batch_invariance_max_abs_diff"] <= 1e-5
