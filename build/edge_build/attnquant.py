@@ -85,15 +85,9 @@ def find_layers(model: object) -> list[_Layer]:
 
 def channel_maxima(model: object, names: list[str], feeds: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """max |x| per last-axis channel of each named tensor over the feeds (one onnxruntime run per feed)."""
-    import onnx
-    import onnxruntime as ort
+    from edge_build.graph_probe import session_with_outputs
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    probe.graph.output.extend([onnx.ValueInfoProto(name=n) for n in names])
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = session_with_outputs(model, names, threads=None)
     maxima: dict[str, np.ndarray] = {}
     for feed in feeds:
         for name, value in zip(names, session.run(names, feed), strict=True):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_build.graph_probe import session_with_outputs
 from edge_build.hybridfuse import _rebuild, _scalar
 
 PROBE_LENGTHS = (7, 11)  # two sequence lengths: a dimension equal to both is the sequence axis
@@ -58,17 +59,6 @@ def _attr(node: object, name: str, default: object = None) -> object:
     return default
 
 
-def _session(model: object, *, optimize: bool) -> object:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    if not optimize:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
-
-
 def _feeds(session: object, batch: int, length: int, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
     """Feeds for every input: token ids (random when rng is given), a mask with the last row padded to half."""
     dtypes = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32}
@@ -95,18 +85,13 @@ def _feeds(session: object, batch: int, length: int, rng: np.random.Generator | 
 
 def _probe_shapes(model: object) -> list[dict[str, tuple[int, ...]]]:
     """Every node output's shape, at each probe length (plain graph: no fusions, so every tensor exists)."""
-    import onnx
-
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    known = {o.name for o in probe.graph.output}
-    names = [o for n in probe.graph.node for o in n.output if o and o not in known]
-    probe.graph.output.extend([onnx.ValueInfoProto(name=n) for n in names])
-    session = _session(probe, optimize=False)
-    outs = [o.name for o in session.get_outputs()]  # type: ignore[attr-defined]
+    known = {o.name for o in model.graph.output}  # type: ignore[attr-defined]
+    names = [o for n in model.graph.node for o in n.output if o and o not in known]  # type: ignore[attr-defined]
+    session = session_with_outputs(model, names, optimize=False)
+    outs = [o.name for o in session.get_outputs()]
     found = []
     for length in PROBE_LENGTHS:
-        values = session.run(outs, _feeds(session, PROBE_BATCH, length, None))  # type: ignore[attr-defined]
+        values = session.run(outs, _feeds(session, PROBE_BATCH, length, None))
         found.append({n: tuple(np.shape(v)) for n, v in zip(outs, values, strict=True)})
     return found
 
@@ -353,13 +338,13 @@ def _check(original: object, rewritten: object) -> str:
     """'' when both graphs give the same outputs on a padded random batch (optimized as served), else why not."""
     rng = np.random.default_rng(0)
     try:
-        before, after = _session(original, optimize=True), _session(rewritten, optimize=True)
+        before, after = session_with_outputs(original, []), session_with_outputs(rewritten, [])
     except Exception as exc:  # any load failure: the rewrite is unusable, refuse it
         return f"rewritten graph does not load: {type(exc).__name__}: {exc}"
     for length in PROBE_LENGTHS:
         feeds = _feeds(before, 3, length, rng)
-        want = before.run(None, feeds)  # type: ignore[attr-defined]
-        got = after.run(None, feeds)  # type: ignore[attr-defined]
+        want = before.run(None, feeds)
+        got = after.run(None, feeds)
         for w, v in zip(want, got, strict=True):
             if w.shape != v.shape or not np.allclose(w, v, atol=CHECK_ATOL, rtol=CHECK_RTOL):
                 diff = float(np.max(np.abs(w - v))) if w.shape == v.shape else float("inf")

@@ -258,16 +258,9 @@ def blocked_row_quantize(model: object) -> int:
 
 def _probe_values(model: object, names: list[str]) -> list[dict[str, np.ndarray]]:
     """The named tensors' values on two tiny all-ones feeds, batch 1, every dynamic dimension 3, then 5."""
-    import onnx
-    import onnxruntime as ort
+    from edge_build.graph_probe import session_with_outputs
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    probe.graph.output.extend([onnx.ValueInfoProto(name=n) for n in names])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = session_with_outputs(model, names)
     dtypes = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32}
     found = []
     for length in (3, 5):

@@ -21,16 +21,9 @@ PROBES = ((2, 3), (3, 5))  # (batch, sequence length) of the two probe runs: eve
 def _probe(model: object, names: list[str]) -> list[dict[str, np.ndarray]]:
     """The named tensors at each PROBES size: the first dynamic dimension of every input is the batch, the others
     the sequence length; int inputs all ones, float inputs all zeros. [] when an input has another type."""
-    import onnx
-    import onnxruntime as ort
+    from edge_build.graph_probe import session_with_outputs
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    probe.graph.output.extend([onnx.ValueInfoProto(name=n) for n in names])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = session_with_outputs(model, names)
     fills = {"tensor(int64)": (np.int64, 1), "tensor(int32)": (np.int32, 1), "tensor(float)": (np.float32, 0)}
     runs = []
     for batch, length in PROBES:
