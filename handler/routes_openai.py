@@ -17,6 +17,7 @@ from edge_encoders.families import EMBED, FAMILIES
 from edge_encoders.precision import Precision
 from handler import calls, dialect_calls, overrides
 from handler.errors import ApiError, error_responses
+from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model, served_names
 from handler.prompts import JINA_TASKS, choose_prompt
 from handler.schemas import (
@@ -30,7 +31,7 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["openai"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(tags=["openai"], dependency_overrides_provider=overrides.PROVIDER, route_class=StrictJsonRoute)
 
 TOKEN_IDS_MESSAGE = (
     "input holds token ids, but this server embeds text and its model uses its own tokenizer, so OpenAI "

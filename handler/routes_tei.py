@@ -9,8 +9,6 @@ bare arrays; errors on these paths are TEI's {"error", "error_type"} (handler/di
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +17,7 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import calls, dialect_calls, nested_json, overrides, routes_meta, tokenization
+from handler import calls, dialect_calls, json_body, nested_json, overrides, routes_meta, tokenization
 from handler.error_docs import ref_responses
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
@@ -47,7 +45,11 @@ from handler.schemas_tei import (
 from handler.state import AppState, FactsDep, StateDep
 from handler.token_ids import texts_from_ids
 
-router = APIRouter(tags=["text-embeddings-inference"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(
+    tags=["text-embeddings-inference"],
+    dependency_overrides_provider=overrides.PROVIDER,
+    route_class=json_body.StrictJsonRoute,
+)
 
 
 _STATUSES = {
@@ -245,7 +247,9 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
     InferenceClient sends to a base URL); a reranking body ({query, texts}) when this server serves no embedder.
     """
     try:
-        data = json.loads(await request.body() or b"null")
+        data = json_body.loads(await request.body() or b"null")
+    except json_body.DuplicateKeyError as exc:
+        raise exc.error from None
     except ValueError:
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     except RecursionError:  # arrays or objects nested thousands deep: the parser's stack, not our failure

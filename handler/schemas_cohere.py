@@ -27,7 +27,11 @@ class CohereEmbedRequest(BaseModel):
     inputs: list[CohereInput] | None = None
     model: str | None = None
     input_type: str | None = Field(None, description="search_query, search_document, classification, clustering")
-    embedding_types: list[CohereEmbeddingType] | None = None
+    embedding_types: list[CohereEmbeddingType] | None = Field(
+        None,
+        description="Types to answer, one array each; absent or null: float. An empty list is refused (422).",
+        json_schema_extra={"minItems": 1},
+    )
     truncate: CohereTruncate | None = Field(
         "END", description="NONE, START or END; null means END (LangChain sends null)."
     )

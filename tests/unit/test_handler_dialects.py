@@ -274,6 +274,15 @@ def test_cohere_every_embedding_type_in_at_most_two_passes() -> None:
     np.testing.assert_array_equal(raw, floats)
 
 
+@pytest.mark.parametrize("path", ["/v1/embed", "/v2/embed"])
+def test_cohere_empty_embedding_types_is_refused_not_answered_as_floats(client: TestClient, path: str) -> None:
+    r = client.post(path, json={"texts": TEXTS, "embedding_types": []})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_request" and "embedding_types is empty" in r.json()["error"]["message"]
+    for absent in ({}, {"embedding_types": None}):  # absent or null still means float
+        assert client.post(path, json={"texts": TEXTS, **absent}).status_code == 200
+
+
 def test_a_trailing_slash_is_served_not_redirected_and_tei_s_other_paths_404_in_tei_shape(client: TestClient) -> None:
     plain = client.post("/embed", json={"inputs": "hello"})
     slashed = client.post("/embed/", json={"inputs": "hello"}, follow_redirects=False)
