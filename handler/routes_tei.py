@@ -289,6 +289,7 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
     prefix = state.models.require_embedder().prompt_text(body.prompt_name) if body.prompt_name else ""
+    _check_scan_chars(state, [len(prefix) + len(text) for text in texts], single=isinstance(body.inputs, str))
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:
@@ -306,6 +307,22 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
         result.append([SimpleToken(**t.__dict__) for t in tokens])
     # nulls kept: TEI sends start/stop null
     return calls.render(state, TokenizeResponse(result), len(texts), "inputs", exclude_none=False)
+
+
+def _check_scan_chars(state: AppState, lengths: list[int], *, single: bool) -> None:
+    """/tokenize answers every token, so it tokenizes each input whole: refuse one longer than the characters
+    the embed routes tokenize at most (EDGE_MAX_SCAN_CHARS), before any is tokenized. Without it a 6 MB word
+    or whitespace run (a token or none) cost 12 s and 300 MB; prose within the token limit is far shorter."""
+    limit = state.settings.max_scan_chars
+    for index, length in enumerate(lengths):
+        if length > limit:
+            field = "inputs" if single else f"inputs[{index}]"
+            raise ApiError(
+                413,
+                "input_unbounded",
+                f"{field} has {length} characters; /tokenize tokenizes at most {limit} characters of one input "
+                "(EDGE_MAX_SCAN_CHARS): split it into several inputs",
+            )
 
 
 @router.post("/decode", response_model=DecodeResponse, responses=ERRORS)

@@ -105,6 +105,8 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
         ("embed one 6MB word", event("/native/embed", {"inputs": "a" * near})),
         ("embed one 6MB whitespace run", event("/native/embed", {"inputs": "a" + " " * (near - 2) + "b"})),
         ("embed 2M CJK characters", event("/native/embed", {"inputs": "中文字符" * (near // 28)})),
+        ("tokenize one 6MB word", event("/tokenize", {"inputs": "a" * near})),
+        ("tokenize one 6MB whitespace run", event("/tokenize", {"inputs": ["a", " " * near]})),
         (f"embed {admitted} x 6KB (admitted)", event("/native/embed", {"inputs": docs_6k[:admitted]})),
         (
             f"rerank 32KB query x {admitted} docs (admitted)",

@@ -122,6 +122,16 @@ def test_tokenize_and_decode(client: TestClient) -> None:
     assert r.status_code == 422 and "token ids" in r.json()["error"]
 
 
+def test_tokenize_refuses_an_input_longer_than_the_scan_limit_before_tokenizing_any() -> None:
+    client = TestClient(make_app(models=shared_models(), max_scan_chars=40))
+    at_limit = client.post("/tokenize", json={"inputs": ["a" * 40, " " * 40]})
+    assert at_limit.status_code == 200, at_limit.text
+    for inputs, field in ((["fine", " " * 41], "inputs[1]"), ("b" * 41, "inputs")):
+        r = client.post("/tokenize", json={"inputs": inputs})
+        assert (r.status_code, r.json()["error_type"]) == (413, "Validation"), r.text
+        assert r.json()["error"].startswith(f"{field} has 41 characters") and "EDGE_MAX_SCAN_CHARS" in r.text
+
+
 def test_tei_embed_takes_the_model_s_own_token_ids_as_tei_does(client: TestClient) -> None:
     texts = ["Hello, world! Ünïcode café", "a [UNK] b", "😀 日本語"]
     ids = [[t["id"] for t in row] for row in client.post("/tokenize", json={"inputs": texts}).json()]
