@@ -149,7 +149,9 @@ def _add_cors(app: FastAPI, settings: Settings) -> None:
         CORSMiddleware,
         allow_origins=list(origins),
         allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
-        allow_headers=["authorization", "content-type", "x-request-id"],
+        # any header a client asks for: SDKs send their own (openai's x-stainless-*, cohere's x-fern-*, ...), and
+        # a preflight refused for one of them fails the browser's call before it is made
+        allow_headers=["*"],
         expose_headers=["x-request-id", "x-compute-time", "x-compute-tokens"],
         max_age=600,
     )
