@@ -167,6 +167,10 @@ def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> Lambda
             return _event_error(
                 400, "unsupported_event", "this function answers HTTP events (function URL, API Gateway)"
             )
+        event = lambda_events.normalized(event)
+        problem = lambda_events.body_problem(event)
+        if problem:
+            return lambda_events.unreadable_body(event, problem, base_path, getattr(context, "aws_request_id", ""))
         try:
             return mangum(event, context)
         except binascii.Error as exc:  # a body marked base64 that is not: the client's error, not ours
