@@ -129,6 +129,18 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def _error_code(body: str) -> str | None:
+    """Our error's code; on TEI's paths (TEI's {error, error_type} shape, no code) its error_type."""
+    data = json.loads(body)
+    error = data.get("error")
+    return error.get("code") if isinstance(error, dict) else data.get("error_type")
+
+
+def _error_message(body: str) -> str:
+    error = json.loads(body).get("error")
+    return str(error.get("message") if isinstance(error, dict) else error)[:200]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from handler.app import create_app, lambda_handler_for
     from handler.settings import Settings
@@ -164,9 +176,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "status": answer["statusCode"],
                     "seconds": round(seconds, 3),
                     "peak_above_warm_mb": round(peak_mb() - warm, 1) if can_reset else None,
-                    "code": json.loads(answer["body"]).get("error", {}).get("code")
-                    if answer["statusCode"] >= 400
-                    else None,
+                    "code": _error_code(answer["body"]) if answer["statusCode"] >= 400 else None,
+                    "message": _error_message(answer["body"]) if answer["statusCode"] >= 400 else None,
                 }
             )
             del answer, ev
