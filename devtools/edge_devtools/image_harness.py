@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -45,10 +46,12 @@ CHECKOUT_ID = hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
 LAMBDA_TAG = f"edge-encoders-test-{CHECKOUT_ID}:{ARCH}"
 SERVER_TAG = f"edge-encoders-server-test-{CHECKOUT_ID}:{ARCH}"
 ALTERED_TAG = f"edge-encoders-test-{CHECKOUT_ID}:altered"
-# template.yaml with sam build's image tag made this checkout's (the template's DockerTag, nothing else), in the
-# repository root so its DockerContext "." still means the repository (ignored by git)
+# template.yaml with sam build's image names made this checkout's: each image function gets a DockerImage (the
+# repository sam build tags, and sam local invoke derives its `<repository>:rapid-ARCH` image from), nothing else
+# changes. In the repository root, so its DockerContext "." still means the repository (ignored by git).
 SAM_TEMPLATE = REPO / ".sam-test-template.yaml"
-_DOCKER_TAG = "DockerTag: python3.12-v1"
+_RESOURCE = re.compile(r"^  ([A-Za-z0-9]+):\s*$")
+_DOCKER_TAG = re.compile(r"^(\s+)DockerTag: .*$")
 
 
 class EngineUnavailable(RuntimeError):
@@ -132,11 +135,20 @@ def make_server_image(arch: str = "x86_64", tag: str = SERVER_TAG, lambda_tag: s
 
 
 def sam_template() -> Path:
-    """SAM_TEMPLATE written from template.yaml, each image function's DockerTag made this checkout's own."""
-    text = (REPO / "template.yaml").read_text(encoding="utf-8")
-    if _DOCKER_TAG not in text:
-        raise RuntimeError(f"template.yaml has no `{_DOCKER_TAG}`: update image_harness._DOCKER_TAG")
-    SAM_TEMPLATE.write_text(text.replace(_DOCKER_TAG, f"{_DOCKER_TAG}-test-{CHECKOUT_ID}"), encoding="utf-8")
+    """SAM_TEMPLATE written from template.yaml, each image function's image repository made this checkout's own
+    (`<logical id, lower case>-test-<CHECKOUT_ID>`, what sam build would name it, plus the checkout's hash)."""
+    out: list[str] = []
+    resource = ""
+    for line in (REPO / "template.yaml").read_text(encoding="utf-8").splitlines():
+        out.append(line)
+        found = _RESOURCE.match(line)
+        resource = found.group(1) if found else resource
+        tag = _DOCKER_TAG.match(line)
+        if tag and resource:
+            out.append(f"{tag.group(1)}DockerImage: {resource.lower()}-test-{CHECKOUT_ID}")
+    if not any("DockerImage:" in line for line in out):
+        raise RuntimeError("template.yaml has no image function with a DockerTag: update image_harness")
+    SAM_TEMPLATE.write_text("\n".join(out) + "\n", encoding="utf-8")
     return SAM_TEMPLATE
 
 

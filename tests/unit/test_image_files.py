@@ -87,7 +87,10 @@ def test_the_image_tier_builds_under_tags_of_its_own_checkout_and_users_keep_the
     )
     assert other.stdout.strip() != ih.LAMBDA_TAG
     template = ih.sam_template().read_text()
-    assert template.count(f"DockerTag: python3.12-v1-test-{ih.CHECKOUT_ID}") == 2  # both image functions
+    for function in ("edgeencodersfunction", "bulkembedfunction"):  # both image functions, under their own names
+        assert f"      DockerImage: {function}-test-{ih.CHECKOUT_ID}\n" in template
+    original = (REPO / "template.yaml").read_text()
+    assert [line for line in template.splitlines() if "DockerImage:" not in line] == original.splitlines()
 
 
 def _copy_harness(root: Path) -> Path:
