@@ -31,6 +31,9 @@ SAM ?= .tools/sam/bin/sam
 SAM_ENV = --config-file samconfig.toml --config-env $(ARCH)
 GUIDED ?=
 EVENT ?= events/embed.json
+# Image names (the test tier passes names of its own checkout, so two checkouts on one host never share a tag)
+IMAGE ?= edge-encoders:$(ARCH)
+SERVER_IMAGE ?= edge-encoders-server:$(ARCH)
 EVENTS ?=
 S3_URI ?=
 
@@ -93,7 +96,7 @@ bulk: setup ## embed a corpus: make bulk IN=corpus.jsonl|.csv OUT=dir/|s3://buck
 	$(PY) -m edge_encoders.bulk "$(IN)" "$(OUT)" --bundle "$(BULK_BUNDLE)" $(BULK_ARGS)
 
 image: export ## build the Lambda image edge-encoders:ARCH (ARCH=x86_64|arm64; DOCKER=podman for podman)
-	$(DOCKER) build -f Dockerfile.lambda --platform $(PLATFORM) -t edge-encoders:$(ARCH) .
+	$(DOCKER) build -f Dockerfile.lambda --platform $(PLATFORM) -t $(IMAGE) .
 
 invoke: tools export ## sam build + sam local invoke -e EVENT (needs Docker, or DOCKER_HOST at a podman socket)
 	$(SAM) build $(SAM_ENV)
@@ -105,10 +108,10 @@ deploy: tools export ## sam build + sam deploy with samconfig.toml's ARCH env (G
 
 image-server: image ## the HTTP server image edge-encoders-server:ARCH (uvicorn on PORT 8080, non-root)
 	$(DOCKER) build -f Dockerfile.server --platform $(PLATFORM) $(if $(filter podman,$(DOCKER)),--format docker) \
-		--build-arg LAMBDA_IMAGE=edge-encoders:$(ARCH) -t edge-encoders-server:$(ARCH) .
+		--build-arg LAMBDA_IMAGE=$(IMAGE) -t $(SERVER_IMAGE) .
 
 run-server: image-server ## run the server image on 127.0.0.1:PORT (read-only root, /tmp in memory)
-	$(DOCKER) run --rm -p 127.0.0.1:$(PORT):8080 --read-only --tmpfs /tmp edge-encoders-server:$(ARCH)
+	$(DOCKER) run --rm -p 127.0.0.1:$(PORT):8080 --read-only --tmpfs /tmp $(SERVER_IMAGE)
 
 test-image: setup tools export ## image tier: podman stand-in base, make image, sam build + sam local invoke of events/
 	$(VENV)/bin/pytest tests/image $(PYTEST_ARGS)

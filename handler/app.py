@@ -149,7 +149,9 @@ def _add_cors(app: FastAPI, settings: Settings) -> None:
         CORSMiddleware,
         allow_origins=list(origins),
         allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
-        allow_headers=["authorization", "content-type", "x-request-id"],
+        # any header a client asks for: SDKs send their own (openai's x-stainless-*, cohere's x-fern-*, ...), and
+        # a preflight refused for one of them fails the browser's call before it is made
+        allow_headers=["*"],
         expose_headers=["x-request-id", "x-compute-time", "x-compute-tokens"],
         max_age=600,
     )
@@ -165,6 +167,10 @@ def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> Lambda
             return _event_error(
                 400, "unsupported_event", "this function answers HTTP events (function URL, API Gateway)"
             )
+        event = lambda_events.normalized(event)
+        problem = lambda_events.body_problem(event)
+        if problem:
+            return lambda_events.unreadable_body(event, problem, base_path, getattr(context, "aws_request_id", ""))
         try:
             return mangum(event, context)
         except binascii.Error as exc:  # a body marked base64 that is not: the client's error, not ours

@@ -76,6 +76,15 @@ class ApiError(Exception):
         return json.dumps(self.body()).encode()
 
 
+class BodyRefused(StarletteHTTPException):
+    """An ApiError raised while FastAPI reads a route's body: FastAPI turns any other exception there into a
+    generic 400 but passes HTTPExceptions on, and from_http unwraps this one (handler/json_body.py)."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.status, error.message)
+        self.error = error
+
+
 class ErrorDetail(BaseModel):
     message: str
     type: str
@@ -151,6 +160,8 @@ _UNPARSEABLE = "There was an error parsing the body"  # FastAPI's detail when th
 
 def from_http(exc: StarletteHTTPException) -> ApiError:
     """Routing and framework errors (404, 405, ...) in our shape."""
+    if isinstance(exc, BodyRefused):
+        return exc.error
     if exc.status_code == 404:
         return ApiError(404, "not_found", "no such route; see /docs for the routes this server has")
     if exc.status_code == 405:

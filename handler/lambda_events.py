@@ -67,3 +67,37 @@ def bad_base64_body(
         "as sent by the client, or base64 of it with padding",
     )
     return error_response(event, error, base_path)
+
+
+# Fields an event may carry as null (API Gateway's console tests send "headers": null and the like) that Mangum
+# reads as a dict or a string: absent reads the same as empty there, null raises deep inside it.
+_NULLABLE = ("headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters", "cookies")
+_NULLABLE_TEXT = ("rawQueryString",)
+
+
+def normalized(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its null optional fields left out (a copy; the event itself is not changed)."""
+    if not any(event.get(k, ()) is None for k in (*_NULLABLE, *_NULLABLE_TEXT)):
+        return event
+    return {k: v for k, v in event.items() if not (v is None and k in (*_NULLABLE, *_NULLABLE_TEXT))}
+
+
+def body_problem(event: dict[str, Any]) -> str | None:
+    """Why the event's body cannot be a request body (None: it can): Lambda hands over a string or nothing."""
+    body = event.get("body")
+    if body is None or isinstance(body, str):
+        return None
+    return f"its body is a JSON {type(body).__name__}, not a string"
+
+
+def unreadable_body(event: dict[str, Any], why: str, base_path: str = "/", request_id: str = "") -> dict[str, Any]:
+    """The answer to an event whose body is not a string (a test event written by hand, a proxy's bug)."""
+    log.warning(
+        "refused a Lambda event: %s; path %s, request %s", why, event_path(event, base_path), request_id or "unknown"
+    )
+    error = ApiError(
+        400,
+        "malformed_event",
+        f"the Lambda event cannot be read as an HTTP request: {why} (send the request body as a string)",
+    )
+    return error_response(event, error, base_path)

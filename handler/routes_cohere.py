@@ -18,6 +18,7 @@ from edge_encoders.families import EMBED
 from edge_encoders.precision import Precision, quantize
 from handler import calls, dialect_calls, overrides
 from handler.errors import ApiError, error_responses
+from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model
 from handler.observability import RequestFacts
 from handler.prompts import COHERE_INPUT_TYPES, choose_prompt
@@ -31,7 +32,7 @@ from handler.schemas_cohere import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["cohere"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(tags=["cohere"], dependency_overrides_provider=overrides.PROVIDER, route_class=StrictJsonRoute)
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 _PRECISION: dict[str, Precision] = {
@@ -72,6 +73,13 @@ def _embed(
         raise ApiError(422, "images_not_supported", "input_type image is not supported: this server embeds text")
     manifest = state.models.require_embedder().manifest
     prompt = choose_prompt(manifest, body.input_type, COHERE_INPUT_TYPES, "input_type")
+    if body.embedding_types == []:  # Cohere documents no meaning for it; floats would be a guess
+        raise ApiError(
+            422,
+            "invalid_request",
+            "embedding_types is empty: name at least one of float, int8, uint8, binary, ubinary, base64 "
+            "(or leave it out for float)",
+        )
     types = list(dict.fromkeys(body.embedding_types or ["float"]))
     # at most two model passes whatever the types: float32 gives float/base64/binary/ubinary, int8 gives uint8
     by_precision: dict[Precision, np.ndarray] = {}

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from handler import calls, overrides
 from handler.errors import error_responses
+from handler.json_body import StrictJsonRoute
 from handler.schemas import (
     EmbedRequest,
     EmbedResponse,
@@ -22,7 +23,7 @@ from handler.schemas import (
 )
 from handler.state import FactsDep, StateDep
 
-router = APIRouter(tags=["native"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(tags=["native"], dependency_overrides_provider=overrides.PROVIDER, route_class=StrictJsonRoute)
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 
 

@@ -17,6 +17,7 @@ from edge_encoders.families import EMBED, FAMILIES
 from edge_encoders.precision import Precision
 from handler import calls, dialect_calls, overrides
 from handler.errors import ApiError, error_responses
+from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model, served_names
 from handler.prompts import JINA_TASKS, choose_prompt
 from handler.schemas import (
@@ -30,7 +31,7 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["openai"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(tags=["openai"], dependency_overrides_provider=overrides.PROVIDER, route_class=StrictJsonRoute)
 
 TOKEN_IDS_MESSAGE = (
     "input holds token ids, but this server embeds text and its model uses its own tokenizer, so OpenAI "
@@ -45,13 +46,35 @@ _UNSUPPORTED_JINA = {
 _PRECISION: dict[str, Precision] = {"float": "float32", "base64": "float32", "binary": "binary", "ubinary": "ubinary"}
 
 
+_MEDIA = frozenset({"image", "images", "pdf", "audio", "video", "url"})  # Jina's non-text input kinds and kin
+
+
+def _document_text(document: TextDocument, index: int) -> str:
+    """The text of Jina's {text} object; an object of another kind (image, pdf, ...) is refused by name."""
+    others = sorted(document.model_extra or {})
+    media = [key for key in others if key in _MEDIA]
+    if media:
+        raise ApiError(
+            422,
+            "images_not_supported",
+            f'input[{index}] has {media[0]}: this server embeds text only; send {{"text": ...}} objects',
+        )
+    if others:
+        raise ApiError(
+            422, "unsupported_parameter", f'input[{index}].{others[0]} is not supported: send {{"text": ...}} objects'
+        )
+    if document.text is None:
+        raise ApiError(422, "invalid_request", f'input[{index}].text is missing: send {{"text": ...}} objects')
+    return document.text
+
+
 def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocument]) -> list[str]:
     if isinstance(value, str):
         texts = [value]
     elif all(isinstance(item, str) for item in value):
         texts = [str(item) for item in value]
     elif all(isinstance(item, TextDocument) for item in value):
-        texts = [item.text for item in value if isinstance(item, TextDocument)]
+        texts = [_document_text(item, index) for index, item in enumerate(value) if isinstance(item, TextDocument)]
     else:
         raise ApiError(422, "token_ids_not_supported", TOKEN_IDS_MESSAGE)
     for index, text in enumerate(texts):

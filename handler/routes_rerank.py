@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from edge_encoders.families import RERANK
 from handler import calls, overrides
 from handler.errors import ApiError, error_responses
+from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model
 from handler.observability import RequestFacts
 from handler.schemas import (
@@ -30,7 +31,9 @@ from handler.schemas import (
 )
 from handler.state import AppState, FactsDep, StateDep
 
-router = APIRouter(tags=["cohere / jina"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(
+    tags=["cohere / jina"], dependency_overrides_provider=overrides.PROVIDER, route_class=StrictJsonRoute
+)
 ERRORS = error_responses(400, 401, 404, 422, 500, 503)
 
 

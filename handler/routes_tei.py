@@ -9,8 +9,6 @@ bare arrays; errors on these paths are TEI's {"error", "error_type"} (handler/di
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +17,7 @@ from pydantic import ValidationError
 
 import edge_encoders
 from edge_encoders import Embedder, Reranker
-from handler import calls, dialect_calls, nested_json, overrides, routes_meta, tokenization
+from handler import calls, dialect_calls, json_body, nested_json, overrides, routes_meta, tokenization
 from handler.error_docs import ref_responses
 from handler.errors import ApiError, from_validation
 from handler.prometheus import Metrics
@@ -47,7 +45,11 @@ from handler.schemas_tei import (
 from handler.state import AppState, FactsDep, StateDep
 from handler.token_ids import texts_from_ids
 
-router = APIRouter(tags=["text-embeddings-inference"], dependency_overrides_provider=overrides.PROVIDER)
+router = APIRouter(
+    tags=["text-embeddings-inference"],
+    dependency_overrides_provider=overrides.PROVIDER,
+    route_class=json_body.StrictJsonRoute,
+)
 
 
 _STATUSES = {
@@ -245,7 +247,9 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
     InferenceClient sends to a base URL); a reranking body ({query, texts}) when this server serves no embedder.
     """
     try:
-        data = json.loads(await request.body() or b"null")
+        data = json_body.loads(await request.body() or b"null")
+    except json_body.DuplicateKeyError as exc:
+        raise exc.error from None
     except ValueError:
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     except RecursionError:  # arrays or objects nested thousands deep: the parser's stack, not our failure
@@ -285,6 +289,7 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     _check_batch(state, len(texts), "inputs")
     model = _tokenizer_model(state)
     prefix = state.models.require_embedder().prompt_text(body.prompt_name) if body.prompt_name else ""
+    _check_scan_chars(state, [len(prefix) + len(text) for text in texts], single=isinstance(body.inputs, str))
     result: list[list[SimpleToken]] = []
     total = 0
     for text in texts:
@@ -302,6 +307,22 @@ def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
         result.append([SimpleToken(**t.__dict__) for t in tokens])
     # nulls kept: TEI sends start/stop null
     return calls.render(state, TokenizeResponse(result), len(texts), "inputs", exclude_none=False)
+
+
+def _check_scan_chars(state: AppState, lengths: list[int], *, single: bool) -> None:
+    """/tokenize answers every token, so it tokenizes each input whole: refuse one longer than the characters
+    the embed routes tokenize at most (EDGE_MAX_SCAN_CHARS), before any is tokenized. Without it a 6 MB word
+    or whitespace run (a token or none) cost 12 s and 300 MB; prose within the token limit is far shorter."""
+    limit = state.settings.max_scan_chars
+    for index, length in enumerate(lengths):
+        if length > limit:
+            field = "inputs" if single else f"inputs[{index}]"
+            raise ApiError(
+                413,
+                "input_unbounded",
+                f"{field} has {length} characters; /tokenize tokenizes at most {limit} characters of one input "
+                "(EDGE_MAX_SCAN_CHARS): split it into several inputs",
+            )
 
 
 @router.post("/decode", response_model=DecodeResponse, responses=ERRORS)

@@ -6,13 +6,23 @@ so a client library upgrade does not break calls.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from edge_encoders.precision import Precision
 
 EncodingFormat = Literal["float", "base64"]
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would read true as 1: `dimensions: true` gave 1-dimensional vectors
+        raise ValueError("give a whole number, not true or false")
+    return value
+
+
+# A count (dimensions, top_n, max_tokens, ...): a whole number as JSON sends it, never a boolean.
+Count = Annotated[int, BeforeValidator(_not_a_bool)]
 
 
 def text_list(value: str | list[str]) -> list[str]:
@@ -27,7 +37,7 @@ class EmbedRequest(BaseModel):
     truncate: bool = Field(True, description="Cut texts at the model's max_seq_length; false: 422 instead.")
     prompt_name: str | None = Field(None, description="A prompt of the model (see /info), e.g. 'query'.")
     prompt: str | None = Field(None, description="A literal prefix; give prompt_name or prompt, not both.")
-    dimensions: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
+    dimensions: Count | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
     precision: Precision = "float32"
     encoding_format: EncodingFormat = Field(
         "float", description="base64: the raw little-endian bytes of each vector in its precision."
@@ -51,7 +61,7 @@ class EmbedResponse(BaseModel):
 class RerankRequest(BaseModel):
     query: str
     texts: list[str]
-    top_n: int | None = Field(None, ge=1, description="Return only the best n.")
+    top_n: Count | None = Field(None, ge=1, description="Return only the best n.")
     raw_scores: bool = Field(False, description="Logits instead of the model's activation (e.g. sigmoid).")
     return_text: bool = False
     truncate: bool = True
@@ -70,7 +80,12 @@ class RerankResponse(BaseModel):
 
 
 class TextDocument(BaseModel):
-    text: str
+    """Jina's input object. Its other kinds ({image}, {pdf}) are kept as extra fields so the route can refuse
+    them by name: read as text, {"text", "image"} would lose the image silently."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str | None = None
 
 
 # ---- OpenAI /v1/embeddings ---------------------------------------------------------------------------------
@@ -80,7 +95,7 @@ class OpenAIEmbeddingRequest(BaseModel):
     input: str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[TextDocument]
     model: str | None = None
     encoding_format: EncodingFormat | None = Field("float", description="float or base64; null means float.")
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: Count | None = Field(None, ge=1)
     user: str | None = None
     # Jina's embeddings fields, where they map onto what the runtime has
     task: str | None = Field(None, description="Jina: retrieval.query, retrieval.passage, ... -> the model's prompt")
@@ -126,15 +141,15 @@ class CompatRerankRequest(BaseModel):
         description="Strings (Cohere v2), {text} objects (Jina), or objects ranked on `rank_fields` (Cohere v1)."
     )
     model: str | None = None
-    top_n: int | None = Field(None, ge=1)
+    top_n: Count | None = Field(None, ge=1)
     return_documents: bool | None = Field(
         None, description="Default: true on /v1/rerank (Jina's documented default), false on /v2/rerank (Cohere)."
     )
-    max_tokens_per_doc: int | None = Field(None, ge=1, description="Cut each document to this many tokens.")
+    max_tokens_per_doc: Count | None = Field(None, ge=1, description="Cut each document to this many tokens.")
     rank_fields: list[str] | None = Field(
         None, description="Cohere v1: the object fields ranked on, in this order (default ['text'])."
     )
-    max_chunks_per_doc: int | None = Field(
+    max_chunks_per_doc: Count | None = Field(
         None, description="Cohere v1: not supported (refused): long documents are cut, not split into chunks."
     )
 

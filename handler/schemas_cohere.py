@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from handler.schemas import Count
+
 CohereEmbeddingType = Literal["float", "int8", "uint8", "binary", "ubinary", "base64"]
 CohereTruncate = Literal["NONE", "START", "END"]
 
@@ -27,12 +29,16 @@ class CohereEmbedRequest(BaseModel):
     inputs: list[CohereInput] | None = None
     model: str | None = None
     input_type: str | None = Field(None, description="search_query, search_document, classification, clustering")
-    embedding_types: list[CohereEmbeddingType] | None = None
+    embedding_types: list[CohereEmbeddingType] | None = Field(
+        None,
+        description="Types to answer, one array each; absent or null: float. An empty list is refused (422).",
+        json_schema_extra={"minItems": 1},
+    )
     truncate: CohereTruncate | None = Field(
         "END", description="NONE, START or END; null means END (LangChain sends null)."
     )
-    max_tokens: int | None = Field(None, ge=1, description="Cut each input to this many tokens (per `truncate`).")
-    output_dimension: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
+    max_tokens: Count | None = Field(None, ge=1, description="Cut each input to this many tokens (per `truncate`).")
+    output_dimension: Count | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
 
 
 class CohereApiVersion(BaseModel):

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StrictInt
 
+from handler.schemas import Count
+
 TEI_VERSION = "1.9.3"
 
 Direction = Literal["Left", "Right", "left", "right"]
@@ -25,7 +27,7 @@ class TeiEmbedRequest(BaseModel):
     truncation_direction: Direction = Field("Right", description="Right keeps the start, Left keeps the end.")
     prompt_name: str | None = Field(None, description="A prompt of the model's `prompts`, e.g. 'query'.")
     normalize: bool = True
-    dimensions: int | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
+    dimensions: Count | None = Field(None, ge=1, description="Matryoshka truncation to this many dimensions.")
     parameters: dict[str, Any] | None = Field(
         None,
         description="The Inference API / SageMaker form of the fields above ({inputs, parameters: {normalize, ...}}); "

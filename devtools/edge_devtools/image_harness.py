@@ -9,9 +9,11 @@ DOCKER=podman`, and `sam build` / `sam local invoke` talking to podman's Docker-
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -34,6 +36,22 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"  # the Runtime Interf
 APT_PACKAGES = ("podman", "runc", "fuse-overlayfs", "slirp4netns", "uidmap", "debootstrap", "patchelf")
 # What the image tier needs from the machine that podman does not check itself.
 TOOLS = ("podman", "runc", "debootstrap", "patchelf")
+
+
+# This checkout's own names for what the image tier builds: the user-facing names (edge-encoders:ARCH, sam
+# build's edgeencodersfunction:python3.12-v1) are one per host, so two checkouts testing at once on one host
+# would overwrite each other's images and test the other's code. The stand-in base keeps the real name
+# (Dockerfile.lambda's FROM); every checkout builds it the same way.
+CHECKOUT_ID = hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
+LAMBDA_TAG = f"edge-encoders-test-{CHECKOUT_ID}:{ARCH}"
+SERVER_TAG = f"edge-encoders-server-test-{CHECKOUT_ID}:{ARCH}"
+ALTERED_TAG = f"edge-encoders-test-{CHECKOUT_ID}:altered"
+# template.yaml with sam build's image names made this checkout's: each image function gets a DockerImage (the
+# repository sam build tags, and sam local invoke derives its `<repository>:rapid-ARCH` image from), nothing else
+# changes. In the repository root, so its DockerContext "." still means the repository (ignored by git).
+SAM_TEMPLATE = REPO / ".sam-test-template.yaml"
+_RESOURCE = re.compile(r"^  ([A-Za-z0-9]+):\s*$")
+_DOCKER_TAG = re.compile(r"^(\s+)DockerTag: .*$")
 
 
 class EngineUnavailable(RuntimeError):
@@ -100,18 +118,38 @@ def podman_ok_to_run(image: str) -> None:
         raise EngineUnavailable(f"podman cannot start a container here: {(result.stderr or result.stdout)[-800:]}")
 
 
-def make_image(arch: str = "x86_64") -> float:
-    """`make image DOCKER=podman ARCH=...`, exactly as a user runs it; returns seconds."""
+def make_image(arch: str = "x86_64", tag: str = LAMBDA_TAG) -> float:
+    """`make image DOCKER=podman ARCH=... IMAGE=<this checkout's tag>`, as a user runs it; returns seconds."""
     started = time.perf_counter()
-    run(["make", "--no-print-directory", "image", "DOCKER=podman", f"ARCH={arch}"], timeout=1800)
+    run(["make", "--no-print-directory", "image", "DOCKER=podman", f"ARCH={arch}", f"IMAGE={tag}"], timeout=1800)
     return time.perf_counter() - started
 
 
-def make_server_image(arch: str = "x86_64") -> float:
-    """`make image-server DOCKER=podman ARCH=...` (builds the Lambda image first); returns seconds."""
+def make_server_image(arch: str = "x86_64", tag: str = SERVER_TAG, lambda_tag: str = LAMBDA_TAG) -> float:
+    """`make image-server DOCKER=podman ARCH=...` (builds the Lambda image first) under this checkout's tags;
+    returns seconds."""
     started = time.perf_counter()
-    run(["make", "--no-print-directory", "image-server", "DOCKER=podman", f"ARCH={arch}"], timeout=1800)
+    names = [f"IMAGE={lambda_tag}", f"SERVER_IMAGE={tag}"]
+    run(["make", "--no-print-directory", "image-server", "DOCKER=podman", f"ARCH={arch}", *names], timeout=1800)
     return time.perf_counter() - started
+
+
+def sam_template() -> Path:
+    """SAM_TEMPLATE written from template.yaml, each image function's image repository made this checkout's own
+    (`<logical id, lower case>-test-<CHECKOUT_ID>`, what sam build would name it, plus the checkout's hash)."""
+    out: list[str] = []
+    resource = ""
+    for line in (REPO / "template.yaml").read_text(encoding="utf-8").splitlines():
+        out.append(line)
+        found = _RESOURCE.match(line)
+        resource = found.group(1) if found else resource
+        tag = _DOCKER_TAG.match(line)
+        if tag and resource:
+            out.append(f"{tag.group(1)}DockerImage: {resource.lower()}-test-{CHECKOUT_ID}")
+    if not any("DockerImage:" in line for line in out):
+        raise RuntimeError("template.yaml has no image function with a DockerTag: update image_harness")
+    SAM_TEMPLATE.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return SAM_TEMPLATE
 
 
 def image_size_mb(tag: str) -> float:

@@ -368,6 +368,28 @@ def test_a_body_marked_base64_that_is_not_is_one_400_line_in_the_paths_dialect(
     np.testing.assert_array_equal(np.array(json.loads(data), dtype=np.float32), runtime_vectors(["hello"]))
 
 
+def test_null_optional_fields_read_as_absent_and_a_non_string_body_is_one_400_line(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = load_event("fnurl_iam_embed.json")
+    for field in ("headers", "rawQueryString", "cookies", "queryStringParameters"):
+        nulled = {**copy.deepcopy(event), field: None}  # a hand-written test event; Mangum raised on the first two
+        status, _, body = invoke_any(lambda_handler, nulled)
+        assert status == 200, (field, body)
+        np.testing.assert_array_equal(
+            np.array(json.loads(body)["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS)
+        )
+    rest = load_event("restv1_tei_embed.json")
+    rest["body"] = json.loads(rest["body"])  # the body as a JSON object instead of a string
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, data = invoke_any(lambda_handler, rest)
+    assert status == 400
+    error = json.loads(data)
+    assert error["error_type"] == "Validation" and "not a string" in error["error"]  # TEI's shape on /embed
+    records = [r for r in caplog.records if r.name == "handler"]
+    assert len(records) == 1 and records[0].exc_info is None  # one warning line, no traceback
+
+
 def test_dependency_overrides_of_the_serving_app_reach_the_routes() -> None:
     from handler.state import AppState, get_state
 

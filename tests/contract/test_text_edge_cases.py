@@ -103,8 +103,8 @@ REFUSED: dict[tuple[str, str], tuple[int, str]] = {
     # Cohere: "query must not be empty or be only whitespace"
     **{(t, "cohere/v2/rerank query"): (400, "invalid_request") for t in ("empty", "space", "whitespace")},
     # one 100,000-character word: no token boundary within the scan limit, refused before any tokenizing
-    # (/tokenize computes nothing but tokens: it answers them, bounded by the body limit)
-    **{("word-100k", r): (413, "input_unbounded") for r in ROUTES if r != "tei/tokenize"},
+    # (/tokenize, which answers every token: longer than the scan limit, refused before any tokenizing too)
+    **{("word-100k", r): (413, "input_unbounded") for r in ROUTES},
     # over the model's max tokens where truncation is off by default (TEI)
     **{("over-max-tokens", r): (422, "Validation") for r, route in ROUTES.items() if not route.truncates},
 }

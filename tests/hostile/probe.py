@@ -105,6 +105,8 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
         ("embed one 6MB word", event("/native/embed", {"inputs": "a" * near})),
         ("embed one 6MB whitespace run", event("/native/embed", {"inputs": "a" + " " * (near - 2) + "b"})),
         ("embed 2M CJK characters", event("/native/embed", {"inputs": "中文字符" * (near // 28)})),
+        ("tokenize one 6MB word", event("/tokenize", {"inputs": "a" * near})),
+        ("tokenize one 6MB whitespace run", event("/tokenize", {"inputs": ["a", " " * near]})),
         (f"embed {admitted} x 6KB (admitted)", event("/native/embed", {"inputs": docs_6k[:admitted]})),
         (
             f"rerank 32KB query x {admitted} docs (admitted)",
@@ -125,6 +127,18 @@ def hostile_set(admitted: int = 64) -> list[tuple[str, dict[str, Any]]]:
         ("embed lone surrogate", event("/native/embed", raw='{"inputs": ["ok", "\\ud800"]}')),
         ("over the body limit", event("/native/embed", {"inputs": _fill(BODY_LIMIT + 1024)})),
     ]
+
+
+def _error_code(body: str) -> str | None:
+    """Our error's code; on TEI's paths (TEI's {error, error_type} shape, no code) its error_type."""
+    data = json.loads(body)
+    error = data.get("error")
+    return error.get("code") if isinstance(error, dict) else data.get("error_type")
+
+
+def _error_message(body: str) -> str:
+    error = json.loads(body).get("error")
+    return str(error.get("message") if isinstance(error, dict) else error)[:200]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -162,9 +176,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "status": answer["statusCode"],
                     "seconds": round(seconds, 3),
                     "peak_above_warm_mb": round(peak_mb() - warm, 1) if can_reset else None,
-                    "code": json.loads(answer["body"]).get("error", {}).get("code")
-                    if answer["statusCode"] >= 400
-                    else None,
+                    "code": _error_code(answer["body"]) if answer["statusCode"] >= 400 else None,
+                    "message": _error_message(answer["body"]) if answer["statusCode"] >= 400 else None,
                 }
             )
             del answer, ev

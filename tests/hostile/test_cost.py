@@ -63,6 +63,9 @@ def test_amplifiers_are_refused_or_bounded_with_the_right_codes(probe: dict) -> 
     assert by_name["embed one 6MB word"]["code"] == "input_unbounded"
     assert by_name["embed lone surrogate"]["code"] == "invalid_unicode"
     assert by_name["over the body limit"]["code"] == "body_too_large"
+    for name in ("tokenize one 6MB word", "tokenize one 6MB whitespace run"):  # /tokenize tokenizes texts whole
+        assert by_name[name]["status"] == 413 and "tokenizes at most" in by_name[name]["message"], by_name[name]
     # refusals that need no tokenization at all: far under a second even on a loaded machine
-    for name in ("over the body limit", "rerank 100k docs (too many)", "embed lone surrogate"):
+    tokenize = ("tokenize one 6MB word", "tokenize one 6MB whitespace run")
+    for name in ("over the body limit", "rerank 100k docs (too many)", "embed lone surrogate", *tokenize):
         assert by_name[name]["seconds"] < 1.0, by_name[name]

@@ -12,7 +12,7 @@ from helpers.image_report import report, skip_loudly
 
 from edge_encoders import Embedder, Reranker
 
-TAG = f"edge-encoders:{ih.ARCH}"
+TAG = ih.LAMBDA_TAG  # `make image` under this checkout's own tag (edge-encoders:ARCH for users)
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def lambda_image() -> str:
     except ih.EngineUnavailable as exc:
         pytest.skip(skip_loudly(str(exc)))
     report(lambda_base=base)
-    seconds = ih.make_image(ih.ARCH)
+    seconds = ih.make_image(ih.ARCH, TAG)
     report(
         image=TAG,
         image_build_s=round(seconds, 1),

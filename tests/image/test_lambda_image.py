@@ -31,7 +31,11 @@ def sam_built(lambda_image: str) -> Iterator[str]:
     """sam build (Docker's API on podman's socket) once; yields DOCKER_HOST for the invokes."""
     with ih.podman_socket() as docker_host:
         started = time.perf_counter()
-        result = ih.sam(["build", "--config-file", "samconfig.toml", "--config-env", ih.ARCH], docker_host)
+        template = str(ih.sam_template())  # template.yaml with this checkout's own image tag
+        result = ih.sam(
+            ["build", "--template-file", template, "--config-file", "samconfig.toml", "--config-env", ih.ARCH],
+            docker_host,
+        )
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         report(sam_build_s=round(time.perf_counter() - started, 1))
         yield docker_host
@@ -126,7 +130,7 @@ def test_build_refuses_an_altered_bundle(lambda_image: str, tmp_path: Path) -> N
     tokenizer.write_text(tokenizer.read_text().replace('"[SEP]"', '"[SEQ]"', 1))  # same size, other bytes
     try:
         result = ih.run(
-            ["podman", "build", "-f", str(ih.REPO / "Dockerfile.lambda"), "-t", "edge-encoders:altered", str(context)],
+            ["podman", "build", "-f", str(ih.REPO / "Dockerfile.lambda"), "-t", ih.ALTERED_TAG, str(context)],
             check=False,
             timeout=900,
         )
@@ -134,7 +138,7 @@ def test_build_refuses_an_altered_bundle(lambda_image: str, tmp_path: Path) -> N
         assert result.returncode != 0, output[-2000:]
         assert "bundle check failed" in output and "tokenizer.json" in output, output[-2000:]
     finally:
-        ih.run(["podman", "rmi", "-f", "edge-encoders:altered"], check=False)
+        ih.run(["podman", "rmi", "-f", ih.ALTERED_TAG], check=False)
 
 
 def test_image_ships_a_graph_cache_the_runtime_accepts(lambda_image: str) -> None:

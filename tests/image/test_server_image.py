@@ -16,7 +16,7 @@ from helpers.image_report import report
 
 pytestmark = pytest.mark.image
 
-SERVER_TAG = f"edge-encoders-server:{ih.ARCH}"
+SERVER_TAG = ih.SERVER_TAG  # `make image-server` under this checkout's own tag
 LIMITS = ("--cpus", "2", "--memory", "1g", "--read-only", "--tmpfs", "/tmp")
 # (events/ file whose body is sent, the path it is sent to): the Lambda path's answer is the reference.
 REQUESTS = [
@@ -31,7 +31,7 @@ VOLATILE = {"id", "request_id"}  # differ between any two calls
 
 @pytest.fixture(scope="module")
 def server_image(lambda_image: str) -> str:
-    seconds = ih.make_server_image(ih.ARCH)
+    seconds = ih.make_server_image(ih.ARCH, SERVER_TAG, lambda_image)
     report(
         server_image=SERVER_TAG,
         server_image_build_s=round(seconds, 1),

@@ -122,6 +122,16 @@ def test_tokenize_and_decode(client: TestClient) -> None:
     assert r.status_code == 422 and "token ids" in r.json()["error"]
 
 
+def test_tokenize_refuses_an_input_longer_than_the_scan_limit_before_tokenizing_any() -> None:
+    client = TestClient(make_app(models=shared_models(), max_scan_chars=40))
+    at_limit = client.post("/tokenize", json={"inputs": ["a" * 40, " " * 40]})
+    assert at_limit.status_code == 200, at_limit.text
+    for inputs, field in ((["fine", " " * 41], "inputs[1]"), ("b" * 41, "inputs")):
+        r = client.post("/tokenize", json={"inputs": inputs})
+        assert (r.status_code, r.json()["error_type"]) == (413, "Validation"), r.text
+        assert r.json()["error"].startswith(f"{field} has 41 characters") and "EDGE_MAX_SCAN_CHARS" in r.text
+
+
 def test_tei_embed_takes_the_model_s_own_token_ids_as_tei_does(client: TestClient) -> None:
     texts = ["Hello, world! Ünïcode café", "a [UNK] b", "😀 日本語"]
     ids = [[t["id"] for t in row] for row in client.post("/tokenize", json={"inputs": texts}).json()]
@@ -272,6 +282,15 @@ def test_cohere_every_embedding_type_in_at_most_two_passes() -> None:
     np.testing.assert_array_equal(np.array(got["float"], dtype=np.float32), floats)
     raw = np.stack([np.frombuffer(base64.b64decode(v), dtype="<f4") for v in got["base64"]])
     np.testing.assert_array_equal(raw, floats)
+
+
+@pytest.mark.parametrize("path", ["/v1/embed", "/v2/embed"])
+def test_cohere_empty_embedding_types_is_refused_not_answered_as_floats(client: TestClient, path: str) -> None:
+    r = client.post(path, json={"texts": TEXTS, "embedding_types": []})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_request" and "embedding_types is empty" in r.json()["error"]["message"]
+    for absent in ({}, {"embedding_types": None}):  # absent or null still means float
+        assert client.post(path, json={"texts": TEXTS, **absent}).status_code == 200
 
 
 def test_a_trailing_slash_is_served_not_redirected_and_tei_s_other_paths_404_in_tei_shape(client: TestClient) -> None:

@@ -3,9 +3,14 @@ here, so the file itself is checked): pinned closure, no torch side, layer order
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+from edge_devtools import image_harness as ih
 from edge_devtools.torch_side import torch_side_distributions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,3 +60,41 @@ def test_dockerignore_keeps_the_context_small() -> None:
     lines = (REPO / ".dockerignore").read_text().splitlines()
     assert lines[[line.startswith("#") for line in lines].index(False)] == "*"
     assert "!handler/" in lines and "!src/edge_encoders/" in lines
+
+
+def _make_n(*args: str) -> str:
+    done = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_image_tier_builds_under_tags_of_its_own_checkout_and_users_keep_theirs(tmp_path: Path) -> None:
+    """Two checkouts running `make test-image` on one host must not overwrite each other's images."""
+    assert "-t edge-encoders:x86_64 " in _make_n("image", "ARCH=x86_64")  # the documented names stay
+    server = _make_n("image-server", "ARCH=arm64")
+    assert "LAMBDA_IMAGE=edge-encoders:arm64 -t edge-encoders-server:arm64 " in server
+    ours = _make_n("image-server", f"IMAGE={ih.LAMBDA_TAG}", f"SERVER_IMAGE={ih.SERVER_TAG}")
+    assert f"-t {ih.LAMBDA_TAG} " in ours and f"LAMBDA_IMAGE={ih.LAMBDA_TAG} -t {ih.SERVER_TAG} " in ours
+    tags = {ih.LAMBDA_TAG, ih.SERVER_TAG, ih.ALTERED_TAG}
+    assert len(tags) == 3 and all(ih.CHECKOUT_ID in tag for tag in tags)
+    other = subprocess.run(  # the same module in another checkout's folder names other tags
+        [sys.executable, "-c", "import image_harness as ih; print(ih.LAMBDA_TAG)"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(_copy_harness(tmp_path))},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert other.stdout.strip() != ih.LAMBDA_TAG
+    template = ih.sam_template().read_text()
+    for function in ("edgeencodersfunction", "bulkembedfunction"):  # both image functions, under their own names
+        assert f"      DockerImage: {function}-test-{ih.CHECKOUT_ID}\n" in template
+    original = (REPO / "template.yaml").read_text()
+    assert [line for line in template.splitlines() if "DockerImage:" not in line] == original.splitlines()
+
+
+def _copy_harness(root: Path) -> Path:
+    folder = root / "other-checkout" / "devtools" / "edge_devtools"
+    folder.mkdir(parents=True)
+    shutil.copy(Path(ih.__file__), folder / "image_harness.py")
+    return folder

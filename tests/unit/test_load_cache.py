@@ -4,6 +4,9 @@ was made from this bundle's model by this onnxruntime (anything else: the model,
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +101,22 @@ def test_cli_builds_each_bundle_and_refuses_a_bad_one(tmp_path: Path, capsys: py
     assert load_cache.main([str(bad)]) == 1
     assert "model.onnx" in capsys.readouterr().err
     assert load_cache.main([]) == 2
+
+
+def test_python_m_runs_the_command_as_the_image_build_does_without_a_runpy_warning(tmp_path: Path) -> None:
+    """`python -m edge_encoders.load_cache <bundle>` (Dockerfile.lambda's step): exit 0, the cache written, and
+    no RuntimeWarning about the module being imported before it runs (-W error turns one into a failure)."""
+    bundle = make_toy_embed_bundle(tmp_path / "bundle")[0]
+    src = Path(load_cache.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "edge_encoders.load_cache", str(bundle)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr and "load cache:" in done.stdout
+    assert (bundle / load_cache.CACHE_DIR / f"model.onnx.{load_cache.LEVEL}.json").is_file()

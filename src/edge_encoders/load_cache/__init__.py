@@ -157,7 +157,3 @@ def main(argv: list[str] | None = None) -> int:
         size = path.stat().st_size + (weights.stat().st_size if weights.is_file() else 0)
         print(f"load cache: {path} ({size / 1e6:.1f} MB with its weights, onnxruntime {ort.__version__})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
