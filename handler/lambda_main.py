@@ -15,7 +15,9 @@ It also defers FastAPI's own pydantic models: FastAPI describes the OpenAPI docu
 models (fastapi.openapi.models) that pydantic builds (schemas, validators) when FastAPI is imported, although
 only generating /openapi.json uses them (measured in the image: about 40 ms of CPU, a tenth of the imports).
 Imported with pydantic's `defer_build`, each is built the first time it is used, i.e. at the first request
-for /openapi.json (about 6 ms there). The app's own models (request and response bodies) are defined after
+for /openapi.json (about 6 ms there). FastAPI's own explicit rebuild of three of them at import, which
+would build nearly all of them regardless, is left to that first use as well (about 17 ms of CPU; see
+_import_fastapi_deferring_its_models). The app's own models (request and response bodies) are defined after
 the import and built as before.
 
 `handler` is built on first access, like `handler.app.handler`: the Lambda runtime resolves it during INIT.
@@ -57,16 +59,38 @@ _IMPORTS_FROM = time.perf_counter()
 
 def _import_fastapi_deferring_its_models() -> None:
     """Import FastAPI with pydantic's defer_build on for the models FastAPI defines while it loads (see the
-    module docstring); the models defined afterwards, the app's own, are built as usual."""
+    module docstring); the models defined afterwards, the app's own, are built as usual.
+
+    defer_build alone leaves out FastAPI's three explicit `model_rebuild()` calls at the end of
+    fastapi.openapi.models (Schema, Operation, Encoding: forward references to classes defined later), and a
+    rebuild builds at once, whatever defer_build says: those three reach nearly every OpenAPI model (about 17
+    ms of CPU in the image). While FastAPI loads, a rebuild of a class of that module called without
+    arguments (those three calls) is therefore left to the first use, as for the other OpenAPI models:
+    pydantic then resolves the same references from the same module. Every other rebuild (pydantic's own,
+    for a deferred model that is used during the import) runs as usual.
+    """
     from pydantic import BaseModel
 
     if "fastapi" in sys.modules or "defer_build" in BaseModel.model_config:
         return
+    rebuild = BaseModel.__dict__["model_rebuild"]
+
+    def rebuild_unless_openapi_models(cls: type[BaseModel], *args: Any, **kwargs: Any) -> bool | None:
+        if cls.__module__ == OPENAPI_MODELS and not args and not kwargs:
+            return None  # "no rebuild was needed": the model stays deferred
+        result: bool | None = rebuild.__func__(cls, *args, **kwargs)
+        return result
+
     BaseModel.model_config["defer_build"] = True
+    BaseModel.model_rebuild = classmethod(rebuild_unless_openapi_models)  # type: ignore[assignment,method-assign]
     try:
         import fastapi  # noqa: F401
     finally:
+        BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
         del BaseModel.model_config["defer_build"]
+
+
+OPENAPI_MODELS = "fastapi.openapi.models"
 
 
 try:

@@ -160,3 +160,26 @@ def test_image_ships_a_graph_cache_the_runtime_accepts(lambda_image: str) -> Non
     assert lines["embed-tokenizer"].startswith("content:"), lines
     assert lines["embed-tokenizer"] == lines["rerank-tokenizer"], lines  # the same MiniLM tokenizer
     assert "not using the pre-optimized graph" not in result.stderr
+
+
+def test_cold_start_compiles_no_python_module(lambda_image: str) -> None:
+    """Every module a cold start imports (runtime client, entry point, handler built) loads from current bytecode:
+    the root is read-only at run time, so a module without it would be compiled again at every INIT. The
+    dependencies and our code are compiled when installed; the base image's stdlib and runtime client by
+    Dockerfile.lambda's first step, whatever the base ships."""
+    probe = (Path(__file__).parent / "bytecode_probe.py").read_text()
+    run = ["podman", "run", "--rm", "-i", "--read-only", "--tmpfs", "/tmp", "--entrypoint", "python3"]
+    env = ["-e", "PYTHONPATH=/var/task:/var/runtime", "-e", "EDGE_ACCESS_LOG=false"]  # as /var/runtime/bootstrap
+    result = subprocess.run(
+        [*run, *env, lambda_image, "-"],
+        input=probe,
+        env=ih.engine_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["checked"] > 300, found  # the stdlib, FastAPI, pydantic, numpy, ... and ours
+    assert found["compiled_at_start"] == {}, found["compiled_at_start"]

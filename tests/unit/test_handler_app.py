@@ -139,3 +139,16 @@ def test_routes_on_the_app_serve_and_document_as_include_router_would() -> None:
         a = ours_client.request(method, path, json=body)
         b = theirs_client.request(method, path, json=body)
         assert (a.status_code, a.json()) == (b.status_code, b.json()), path
+
+
+def test_init_log_versions_are_the_installed_distributions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    versions = handler.app._versions()
+    for name in handler.app._PACKAGES:
+        assert versions[name] == metadata.version(name), name  # __version__ where a module has one, same value
+    # a package whose module has no __version__ (or is not imported) is looked up in its metadata
+    monkeypatch.setitem(sys.modules, "numpy", types.ModuleType("numpy"))
+    assert handler.app._versions()["numpy"] == metadata.version("numpy")
+    monkeypatch.setattr(handler.app, "_PACKAGES", ("no-such-distribution-here",))
+    assert handler.app._versions()["no-such-distribution-here"] == "unknown"
