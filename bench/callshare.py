@@ -3,7 +3,7 @@ batching, pooling, checks), and how close whole calls come to the one-thread int
 
 Why one thread and CPU time: on a shared 2-vCPU box wall-clock figures move by 2x between runs; the CPU time of
 one onnxruntime thread (spinning off, `time.process_time`, which also counts the tokenizer's own threads) moves
-far less. For each bundle, on make bench's 512 texts: embed() in calls of 32 and short texts one per call, and
+far less. For each bundle, on make bench's 512 texts: embed() in calls of 32 and of 256, short texts one per call, and
 the very same micro-batches' padded inputs through session.run alone (prepared beforehand), interleaved for
 REPEATS rounds, least CPU time kept. Outside = 1 - session.run alone / embed(). Fraction of peak = the FLOPs
 of those micro-batches (bench.flops, padding included) / embed()'s CPU seconds / the one-thread int8
@@ -21,7 +21,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 9
-CALL = 32
+CALLS = {"b32": 32, "b256": 256}
 SINGLE_ROUNDS = 8  # the short texts, each alone, this many times per round
 
 
@@ -57,19 +57,18 @@ def measure(bundle: Path, texts: list[str], short: list[str], peak_gops: float) 
 
     embedder = Embedder.from_bundle(bundle, session_config=SessionConfig(intra_op_threads=1, allow_spinning=False))
     session, output = embedder._bundle.session, embedder.manifest.output_name
-    calls = [texts[i : i + CALL] for i in range(0, len(texts), CALL)]
-    singles = [[t] for t in short] * SINGLE_ROUNDS
-    feeds = {"b32": micro_batches(embedder, calls), "single": micro_batches(embedder, singles)}
-    work = {"b32": calls, "single": singles}
-    embedder.embed(calls[0])
+    work = {kind: [texts[i : i + size] for i in range(0, len(texts), size)] for kind, size in CALLS.items()}
+    work["single"] = [[t] for t in short] * SINGLE_ROUNDS
+    feeds = {kind: micro_batches(embedder, calls) for kind, calls in work.items()}
+    embedder.embed(work["b32"][0])
     rounds: list[tuple[str, Any]] = []
-    for kind in ("b32", "single"):
+    for kind in work:
         rounds.append((f"{kind} embed", lambda k=kind: [embedder.embed(c) for c in work[k]]))
         rounds.append((f"{kind} run", lambda k=kind: [session.run([output], f) for f in feeds[k]]))
     best = _least_cpu(rounds, REPEATS)
     flops = count_model_flops(bundle / embedder.manifest.model_file, embedder.dimension)
     out: dict[str, float] = {}
-    for kind in ("b32", "single"):
+    for kind in work:
         n = len(work[kind])
         total, inside = best[f"{kind} embed"], best[f"{kind} run"]
         gop = sum(flops.batch_flops(*f["input_ids"].shape) for f in feeds[kind]) / 1e9
@@ -91,7 +90,7 @@ def main(argv: list[str]) -> None:
     print(f"one-thread int8 MatMulInteger peak (CPU time): {peak:.0f} GOP/s")
     for bundle in bundles:
         r = measure(bundle, text_set.texts, text_set.short, peak)
-        for kind, label in (("b32", "calls of 32"), ("single", "single text")):
+        for kind, label in (("b32", "calls of 32"), ("b256", "calls of 256"), ("single", "single text")):
             print(
                 f"{bundle} {label}: embed() {r[f'{kind}_embed_ms']:.3f} ms CPU per call, session.run alone "
                 f"{r[f'{kind}_run_ms']:.3f}; outside onnxruntime {100 * r[f'{kind}_outside']:.1f}%; "
