@@ -164,10 +164,14 @@ class Embedder(BundleModel):
     def _tokenize(
         self, batch: list[str], prefix: str, truncate: bool, limits: Limits, what: str
     ) -> tuple[list[Any], list[int]]:
-        """Encodings and their lengths, the token limit checked on a cheap lower bound first, then exactly."""
-        check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, what)
+        """Encodings and their lengths, the token limit checked on a cheap lower bound first, then exactly.
+
+        Without a token limit the lower-bound scan is skipped: it could refuse nothing.
+        """
+        if limits.max_tokens is not None:
+            check_tokens_before(self.tokenizer.kept_lower_bound(batch, head=prefix), limits, what)
         encodings = self.tokenizer.encode(batch, truncate=truncate, head=prefix, max_chars=limits.max_scan_chars)
-        lengths = [len(e.ids) for e in encodings]
+        lengths = [len(e) for e in encodings]
         check_tokens(lengths, limits, what)
         return encodings, lengths
 
