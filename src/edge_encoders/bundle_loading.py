@@ -67,10 +67,9 @@ def open_bundle(
         key = load_cache.tokenizer_key(path, manifest)
         tokenizer = tokenizers.get(key, path / manifest.tokenizer_file, manifest.max_seq_length)
     requested = session_config or SessionConfig()
-    plan = choose_run_plan(
-        requested.run_mode, manifest.run_hints, variant, requested.intra_op_threads or available_cpus()
-    )
-    config = replace(requested, intra_op_threads=plan.intra_op_threads)
+    threads = requested.intra_op_threads or available_cpus()
+    plan = choose_run_plan(requested.run_mode, manifest.run_hints, variant, threads, requested.allow_spinning)
+    config = replace(requested, intra_op_threads=plan.intra_op_threads, allow_spinning=plan.allow_spinning)
     optimized = load_cache.find(path, manifest, model_file, verify=verify)
     if optimized is not None:  # optimized at image build: skip onnxruntime's graph optimization now
         session = create_session(optimized, replace(config, graph_optimization="disabled"))

@@ -2,13 +2,14 @@
 
 Why concurrent: a rerank call is many small micro-batches (1 query x 50 passages: 17 runs of 1-6 pairs), and
 onnxruntime splits each operator of a small run over its intra-op threads at a cost: measured on 2 vCPUs, the
-int8 reranker gained only 1.50x from its second thread (fp32: 1.78x). Running whole micro-batches side by side,
-each on one thread (onnxruntime's run releases the GIL), needs no synchronization inside a run. Which mode is
+int8 reranker gained only 1.50x from its second thread (fp32: 1.78x). Running whole micro-batches side by side
+on the one session (onnxruntime's run releases the GIL; each calling thread runs its own operators and the
+pool's thread helps whichever run has work) keeps both cores busy with less waiting inside a run. Which mode is
 faster depends on the graph, so the build measures both and writes its choice into the manifest as a hint.
 
 Scores do not depend on the mode: the micro-batches are the same (same rows, same padding), only when each
-runs changes. Memory: at most `workers` micro-batches are held at once (running, or done and not yet taken by
-the caller), so the activations in flight are bounded by workers x the token budget (`tokens_in_flight`).
+runs changes. Memory: at most `workers` micro-batches run at once, so the activations in flight are bounded by
+workers x the token budget (`tokens_in_flight`); and at most `workers` finished outputs wait for the caller.
 """
 
 from __future__ import annotations
@@ -34,27 +35,32 @@ ResultT = TypeVar("ResultT")
 
 @dataclass(frozen=True)
 class RunPlan:
-    """How a loaded model runs its micro-batches: the mode, how many at once, and the session's threads."""
+    """How a loaded model runs its micro-batches: the mode, how many at once, and its session's threads."""
 
     mode: str
     workers: int  # micro-batches of one call at once
-    intra_op_threads: int  # the onnxruntime session's intra-op threads (each run's)
+    intra_op_threads: int  # the onnxruntime session's intra-op threads
+    allow_spinning: bool  # the session's idle threads spin before they sleep
 
 
-def choose_run_plan(requested: str, hints: Mapping[str, Any], variant: str, threads: int) -> RunPlan:
+def choose_run_plan(
+    requested: str, hints: Mapping[str, Any], variant: str, threads: int, allow_spinning: bool
+) -> RunPlan:
     """The plan for `threads` CPUs: the requested mode, or with "auto" the bundle's hint.
 
     A hint names the variant it was measured on; another variant of the bundle (an architecture's own file)
-    runs sequentially, as does any bundle without a hint. Concurrent runs give each micro-batch one thread and
-    run `threads` of them, so the total matches the CPUs; on one CPU both modes are the same.
+    runs sequentially, as does any bundle without a hint. Concurrent keeps the session's threads (a call with
+    one micro-batch runs exactly as in sequential mode) and runs `threads` micro-batches at once on it, each
+    caller taking a share of the pool; the pool's threads do not spin, or an idle one would take the core
+    from the other run. On one CPU both modes are the same.
     """
     mode = requested
     if mode == "auto":
         measured_on = hints.get("variant")
         mode = hints.get("run_mode", SEQUENTIAL) if measured_on in (None, variant) else SEQUENTIAL
     if mode == CONCURRENT and threads > 1:
-        return RunPlan(CONCURRENT, workers=threads, intra_op_threads=1)
-    return RunPlan(SEQUENTIAL, workers=1, intra_op_threads=threads)
+        return RunPlan(CONCURRENT, workers=threads, intra_op_threads=threads, allow_spinning=False)
+    return RunPlan(SEQUENTIAL, workers=1, intra_op_threads=threads, allow_spinning=allow_spinning)
 
 
 def tokens_in_flight(token_budget: int, workers: int) -> int:
@@ -70,21 +76,35 @@ class _Shared(Generic[JobT, ResultT]):
         self.cv = threading.Condition()
         self.jobs = deque(jobs)
         self.workers = workers
-        self.held = 0  # micro-batches started and not yet handed to the caller
-        self.done: deque[tuple[JobT, ResultT]] = deque()
+        self.running = 0  # micro-batches inside onnxruntime now: what holds activation memory
+        self.done: deque[tuple[JobT, ResultT]] = deque()  # outputs the caller has not taken yet
         self.error: BaseException | None = None
         self.closed = False
 
+    def can_start(self) -> bool:
+        """Fewer than `workers` runs, and fewer than `workers` outputs waiting for a slow caller."""
+        return bool(self.jobs) and self.running < self.workers and len(self.done) < self.workers
+
     def take(self) -> JobT | None:
-        """The next job once fewer than `workers` are held; None when there is none left or the call ended."""
+        """A helper's next job once one may start; None when there is none left or the call ended."""
         with self.cv:
             while True:
                 if self.closed or self.error is not None or not self.jobs:
                     return None
-                if self.held < self.workers:
-                    self.held += 1
+                if self.can_start():
+                    self.running += 1
                     return self.jobs.popleft()
                 self.cv.wait()
+
+    def finished(self, item: tuple[JobT, ResultT] | None, error: BaseException | None = None) -> None:
+        """A run ended: its output queued for the caller (a helper's), or the call's first error kept."""
+        with self.cv:
+            self.running -= 1
+            if item is not None:
+                self.done.append(item)
+            if error is not None and self.error is None:
+                self.error = error
+            self.cv.notify_all()
 
 
 class MicroBatchRunner:
@@ -143,17 +163,9 @@ def _start(shared: _Shared[JobT, ResultT], stop: StopToken | None) -> JobT | Non
         try:
             stop.check()
         except BaseException as exc:
-            _fail(shared, exc)
+            shared.finished(None, exc)
             return None
     return job
-
-
-def _fail(shared: _Shared[JobT, ResultT], exc: BaseException) -> None:
-    with shared.cv:
-        shared.held -= 1
-        if shared.error is None:
-            shared.error = exc
-        shared.cv.notify_all()
 
 
 def _help(shared: _Shared[JobT, ResultT], work: Callable[[JobT], ResultT], stop: StopToken | None) -> None:
@@ -162,17 +174,15 @@ def _help(shared: _Shared[JobT, ResultT], work: Callable[[JobT], ResultT], stop:
         try:
             result = work(job)
         except BaseException as exc:
-            _fail(shared, exc)
+            shared.finished(None, exc)
             return
-        with shared.cv:
-            shared.done.append((job, result))
-            shared.cv.notify_all()
+        shared.finished((job, result))
 
 
 def _lead(
     shared: _Shared[JobT, ResultT], work: Callable[[JobT], ResultT], stop: StopToken | None
 ) -> Iterator[tuple[JobT, ResultT]]:
-    """The calling thread: hand over finished results first, else run a job itself, else wait."""
+    """The calling thread: hand over finished outputs first, else run a job itself, else wait for a helper."""
     while True:
         job: JobT | None = None
         item: tuple[JobT, ResultT] | None = None
@@ -182,28 +192,25 @@ def _lead(
                     raise shared.error
                 if shared.done:
                     item = shared.done.popleft()
+                    shared.cv.notify_all()  # a helper may wait for room in the queue
                     break
-                if shared.jobs and shared.held < shared.workers:
-                    shared.held += 1
+                if shared.jobs and shared.running < shared.workers:
+                    shared.running += 1
                     job = shared.jobs.popleft()
                     break
-                if not shared.jobs and shared.held == 0:
+                if not shared.jobs and shared.running == 0:
                     return
                 shared.cv.wait()
         if item is None:
             assert job is not None
-            if stop is not None:
-                try:
-                    stop.check()
-                except BaseException as exc:
-                    _fail(shared, exc)
-                    raise
             try:
+                if stop is not None:
+                    stop.check()
                 item = (job, work(job))
             except BaseException as exc:
-                _fail(shared, exc)
+                shared.finished(None, exc)
                 raise
+            with shared.cv:
+                shared.running -= 1
+                shared.cv.notify_all()
         yield item
-        with shared.cv:
-            shared.held -= 1
-            shared.cv.notify_all()
