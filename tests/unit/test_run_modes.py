@@ -35,14 +35,15 @@ def rerank_folder(tmp_path: Path) -> Path:
     return make_toy_rerank_bundle(tmp_path / "r")[0]
 
 
-def _reranker(folder: Path, mode: str, threads: int = 2) -> Reranker:
-    config = SessionConfig(intra_op_threads=threads, run_mode=mode)
+def _reranker(folder: Path, mode: str, threads: int = 2, shrink: bool = False) -> Reranker:
+    config = SessionConfig(intra_op_threads=threads, run_mode=mode, arena_shrinkage=shrink)
     return Reranker.from_bundle(folder, session_config=config, batch_policy=POLICY)
 
 
-def test_scores_are_the_same_in_every_mode(rerank_folder: Path) -> None:
+@pytest.mark.parametrize("shrink", [False, True])  # the server shrinks the arena after every run (default)
+def test_scores_are_the_same_in_every_mode(rerank_folder: Path, shrink: bool) -> None:
     sequential = _reranker(rerank_folder, "sequential")
-    concurrent = _reranker(rerank_folder, "concurrent")
+    concurrent = _reranker(rerank_folder, "concurrent", shrink=shrink)
     assert (sequential.run_plan.workers, concurrent.run_plan.workers) == (1, 2)
     pairs = [("a query", d) for d in DOCS]
     expected = sequential.score(pairs, raw_scores=True)
