@@ -21,7 +21,7 @@ from edge_encoders.scheduling import CONCURRENT, SEQUENTIAL
 from edge_encoders.session import SessionConfig, available_cpus
 
 THREADS = 2  # the smallest box where the modes differ: a Lambda with 2 vCPUs, the bench's box
-ROUNDS = 9  # interleaved calls per mode; the fastest of each decides
+ROUNDS = 15  # interleaved calls per mode; the fastest of each decides (a 50-pair call: 0.1-0.2 s)
 MARGIN = 0.05  # concurrent ships only when its median is this much below the sequential one
 
 Call = Callable[[], object]
