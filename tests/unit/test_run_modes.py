@@ -36,7 +36,7 @@ def rerank_folder(tmp_path: Path) -> Path:
 
 
 def _reranker(folder: Path, mode: str, threads: int = 2, shrink: bool = False) -> Reranker:
-    config = SessionConfig(intra_op_threads=threads, run_mode=mode, arena_shrinkage=shrink)
+    config = SessionConfig(intra_op_threads=threads, run_mode=mode, arena_shrinkage=shrink, allow_spinning=False)
     return Reranker.from_bundle(folder, session_config=config, batch_policy=POLICY)
 
 
