@@ -6,7 +6,11 @@ them call by call (same texts, same threads, same micro-batching), so the p50 ra
 compare like with like. Bundles are folders (a manifest and its files), or `folder=graph.onnx` to time another
 graph with that folder's tokenizer and manifest (copied to a temporary folder, the manifest's digest updated).
 
-    python -m bench.rerank1x50 [--threads 2] [--rounds 30] [--cpu] FP32_BUNDLE INT8_BUNDLE [folder=graph.onnx ...]
+    python -m bench.rerank1x50 [--threads 2] [--rounds 30] [--cpu] [--modes auto,sequential,concurrent]
+        FP32_BUNDLE INT8_BUNDLE [folder=graph.onnx ...]
+
+--modes times every bundle but the baseline in each of the named run modes (edge_encoders.scheduling: "auto"
+follows the bundle's run hint); the baseline always runs as its manifest says.
 
 --cpu times each call by the process's CPU time on one onnxruntime thread, as the build ranks variants: on a
 box others are using, the wall clock of a 2-thread call swings by tens of percent. Thread spinning is off in
@@ -53,21 +57,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--cpu", action="store_true", help="one thread, spinning off, process CPU time")
+    parser.add_argument("--modes", default="auto", help="run modes of the bundles after the first, comma-separated")
     args = parser.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     texts = load_text_set(ROOT, 512)
     threads = 1 if args.cpu else args.threads
     clock = time.process_time if args.cpu else time.perf_counter
     # spinning off in both modes: with several sessions in one process, one session's spinning threads take the
     # cores from the next call (measured idle, 2 threads: int8-rowwise-cls x1.76 fp32 with spinning, x2.06 without)
-    config = SessionConfig(intra_op_threads=threads, allow_spinning=False)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         models = []
-        for spec in args.bundles:
+        for position, spec in enumerate(args.bundles):
             label, folder = _bundle(spec, scratch)
-            model = Reranker.from_bundle(folder, session_config=config)
-            model.rerank(texts.query, texts.passages)  # warm-up at the real shape
-            models.append((label, model))
+            for mode in ["auto"] if position == 0 else modes:
+                config = SessionConfig(intra_op_threads=threads, allow_spinning=False, run_mode=mode)
+                model = Reranker.from_bundle(folder, session_config=config)
+                model.rerank(texts.query, texts.passages)  # warm-up at the real shape
+                plan = model.run_plan
+                models.append((f"{label} [{plan.mode} x{plan.workers}]", model))
         samples: dict[str, list[float]] = {label: [] for label, _ in models}
         for _ in range(args.rounds):
             for label, model in models:
@@ -76,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                 samples[label].append(clock() - t0)
     base = statistics.median(samples[models[0][0]])
     what = "CPU time, 1 thread" if args.cpu else f"wall clock, {threads} threads"
-    print(f"rerank 1x50, {what}, {args.rounds} interleaved rounds; x = baseline p50 / p50")
+    # the minimum too: on a shared box the fastest of interleaved rounds is the best estimate of an idle one
+    floor = min(samples[models[0][0]])
+    print(f"rerank 1x50, {what}, {args.rounds} interleaved rounds; x = baseline p50 / p50 (and min / min)")
     for label, _ in models:
-        p50 = statistics.median(samples[label])
-        print(f"  {p50 * 1e3:8.1f} ms  x{base / p50:5.2f}  {label}")
+        p50, low = statistics.median(samples[label]), min(samples[label])
+        print(f"  {p50 * 1e3:8.1f} ms  x{base / p50:5.2f}   min {low * 1e3:7.1f} ms  x{floor / low:5.2f}  {label}")
     return 0
 
 

@@ -89,6 +89,14 @@ class Models:
     def require_reranker(self) -> Reranker:
         return self.require(RERANK)
 
+    @property
+    def tokens_in_flight(self) -> int:
+        """Padded tokens the admitted requests may hold in micro-batches at once (what activation memory scales
+        with): the compute slots times the largest model's per-call bound, which counts the micro-batches a
+        concurrent run mode holds together."""
+        per_call = max((m.tokens_in_flight for m in self.loaded.values()), default=0)
+        return self.max_concurrency * per_call
+
     def status(self) -> dict[str, str]:
         out = {}
         for fam in FAMILIES:
@@ -128,6 +136,7 @@ def load_models(settings: Settings) -> Models:
         cpu_mem_arena=settings.cpu_mem_arena,
         arena_shrinkage=settings.arena_shrinkage,
         allow_spinning=settings.thread_spinning,
+        run_mode=settings.run_mode,
     )
     policy = BatchPolicy(token_budget=settings.token_budget, max_batch_size=settings.max_batch_size)
     tokenizers = TokenizerCache()  # the embedder and reranker on one base model share its tokenizer
@@ -155,4 +164,5 @@ def load_models(settings: Settings) -> Models:
             continue
         models.loaded[fam.name] = model
     models.init_seconds = time.perf_counter() - started
+    log.info("activations in flight: at most %d padded tokens", models.tokens_in_flight)
     return models

@@ -14,6 +14,7 @@ from typing import Any
 
 from edge_encoders import BatchPolicy
 from edge_encoders.families import family_names
+from edge_encoders.scheduling import RUN_MODES
 
 _RUNTIME_POLICY = BatchPolicy()  # the runtime's measured defaults (edge_encoders/batching.py)
 
@@ -21,6 +22,7 @@ PREFIX = "EDGE_"
 _FALSE_WORDS = {"", "0", "false", "no", "off", "none", "disabled"}
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 _METRICS_MODES = ("auto", "emf", "off")
+_RUN_MODES = ("auto", *RUN_MODES)
 
 # Lambda function URLs refuse request and response bodies over 6 MB (6 * 1024 * 1024 bytes).
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -53,6 +55,8 @@ class Settings:
     token_budget: int = _RUNTIME_POLICY.token_budget  # padded tokens per onnxruntime call
     max_batch_size: int = _RUNTIME_POLICY.max_batch_size  # rows per onnxruntime call
     max_concurrency: int = 1  # inferences at once in this process (more only oversubscribes the CPUs)
+    # a call's micro-batches: auto = the bundle's run hint (measured by the build), sequential, concurrent
+    run_mode: str = "auto"
 
     # Request limits; past one, 413 with a message that says how to split the request.
     max_inputs: int = 1024  # texts per embed call, documents per rerank call
@@ -139,6 +143,8 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
+        if self.run_mode not in _RUN_MODES:
+            raise SettingsError(f"{PREFIX}RUN_MODE must be one of {', '.join(_RUN_MODES)}; got {self.run_mode!r}")
         if self.metrics not in _METRICS_MODES:
             raise SettingsError(f"{PREFIX}METRICS must be one of {', '.join(_METRICS_MODES)}; got {self.metrics!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

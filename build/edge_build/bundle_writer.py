@@ -33,6 +33,7 @@ class BundleSpec:
     output_name: str
     files: dict[str, Path]  # bundle file name -> source path (model.onnx and tokenizer.json at least)
     arch_variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    run_hints: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     tools: dict[str, str] = field(default_factory=dict)
@@ -74,6 +75,7 @@ def write_bundle(dest: Path, spec: BundleSpec, *, link: bool = True) -> Manifest
         files={name: file_entry(dest / name) for name in sorted(spec.files)},
         tokenizer_file=TOKENIZER_FILE,
         arch_variants=dict(spec.arch_variants),
+        run_hints=dict(spec.run_hints),
         source=dict(spec.source),
         validation=dict(spec.validation),
         tools=dict(spec.tools),

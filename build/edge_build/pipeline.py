@@ -327,9 +327,16 @@ def ship_stage(
         if arm_file == ARM64_FILE:
             bundle_files[ARM64_FILE] = validated.files[arm]
     bundle_files.update(family.extra_files(validated.staged_of(chosen), keyed.vset, work, progress))
+    run_hints = family.run_hints(validated.staged_of(chosen), keyed.vset, chosen)
+    if run_hints:
+        progress(
+            f"{family.name}: micro-batches {run_hints['run_mode']} on {run_hints['threads']} threads "
+            f"(a probe call: sequential {run_hints['sequential_ms']} ms, concurrent {run_hints['concurrent_ms']} ms)"
+        )
     report["variants"] = {v: r.to_json() for v, r in found.items()}
     report["shipped"] = chosen
     report["arch_variants"] = arch_variants
+    report["run_hints"] = run_hints
     report["bundle_dir"] = str(out)
     report["build_key"] = keyed.key
     validation_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -341,6 +348,7 @@ def ship_stage(
         chosen,
         bundle_files,
         arch_variants=arch_variants,
+        run_hints=run_hints,
         validation=results.summary(report),
         build_key=keyed.key,
     )

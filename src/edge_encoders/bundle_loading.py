@@ -13,7 +13,8 @@ import onnxruntime as ort
 from edge_encoders import load_cache
 from edge_encoders.errors import BundleError
 from edge_encoders.manifest import Manifest, read_manifest, verify_files
-from edge_encoders.session import SessionConfig, create_session, run_options
+from edge_encoders.scheduling import RunPlan, choose_run_plan
+from edge_encoders.session import SessionConfig, available_cpus, create_session, run_options
 from edge_encoders.text_tokenizer import TextTokenizer, TokenizerCache
 
 log = logging.getLogger("edge_encoders")
@@ -30,6 +31,7 @@ class LoadedBundle:
     tokenizer: TextTokenizer
     session: ort.InferenceSession
     load_seconds: float
+    run_plan: RunPlan
     extra: dict[str, Path] = field(default_factory=dict)
     run_options: ort.RunOptions | None = None
 
@@ -64,12 +66,15 @@ def open_bundle(
     else:
         key = load_cache.tokenizer_key(path, manifest)
         tokenizer = tokenizers.get(key, path / manifest.tokenizer_file, manifest.max_seq_length)
+    requested = session_config or SessionConfig()
+    threads = requested.intra_op_threads or available_cpus()
+    plan = choose_run_plan(requested.run_mode, manifest.run_hints, variant, threads, requested.allow_spinning)
+    config = replace(requested, intra_op_threads=plan.intra_op_threads, allow_spinning=plan.allow_spinning)
     optimized = load_cache.find(path, manifest, model_file, verify=verify)
     if optimized is not None:  # optimized at image build: skip onnxruntime's graph optimization now
-        config = replace(session_config or SessionConfig(), graph_optimization="disabled")
-        session = create_session(optimized, config)
+        session = create_session(optimized, replace(config, graph_optimization="disabled"))
     else:
-        session = create_session(path / model_file, session_config)
+        session = create_session(path / model_file, config)
     graph_inputs = {i.name for i in session.get_inputs()}
     missing = [name for name in manifest.input_names if name not in graph_inputs]
     if missing:
@@ -77,9 +82,17 @@ def open_bundle(
     if manifest.output_name not in {o.name for o in session.get_outputs()}:
         raise BundleError(f"{path}/{model_file}: graph has no output {manifest.output_name!r}")
     seconds = time.perf_counter() - started
-    log.info("loaded %s bundle %s (variant %s) in %.3f s", manifest.kind, path, variant, seconds)
+    log.info(
+        "loaded %s bundle %s (variant %s, micro-batches %s x%d) in %.3f s",
+        manifest.kind,
+        path,
+        variant,
+        plan.mode,
+        plan.workers,
+        seconds,
+    )
     return LoadedBundle(
-        path, manifest, variant, model_file, tokenizer, session, seconds, run_options=run_options(session_config)
+        path, manifest, variant, model_file, tokenizer, session, seconds, plan, run_options=run_options(config)
     )
 
 

@@ -12,6 +12,7 @@ from edge_encoders.batching import BatchPolicy, plan_batches
 from edge_encoders.bundle_loading import LoadedBundle, open_bundle, run_session
 from edge_encoders.manifest import Manifest
 from edge_encoders.request_checks import NO_LIMITS, Limits
+from edge_encoders.scheduling import MicroBatchRunner, RunPlan, tokens_in_flight
 from edge_encoders.session import SessionConfig
 from edge_encoders.stop import StopToken
 from edge_encoders.text_tokenizer import TextTokenizer, TokenBatch, TokenizerCache
@@ -46,6 +47,7 @@ class BundleModel:
         )
         self.batch_policy = batch_policy
         self.limits = limits
+        self._runner = MicroBatchRunner(self._bundle.run_plan.workers)
         self._after_load()
         if warmup:
             self._warm_up()
@@ -75,6 +77,16 @@ class BundleModel:
         return self._bundle.load_seconds
 
     @property
+    def run_plan(self) -> RunPlan:
+        """How this model runs a call's micro-batches (mode, how many at once, threads per run)."""
+        return self._bundle.run_plan
+
+    @property
+    def tokens_in_flight(self) -> int:
+        """Padded tokens one call may hold in micro-batches at once: what its activation memory scales with."""
+        return tokens_in_flight(self.batch_policy.token_budget, self.run_plan.workers)
+
+    @property
     def tokenizer(self) -> TextTokenizer:
         """The bundle's tokenizer, configured from the manifest (truncation at max_seq_length, no padding)."""
         return self._bundle.tokenizer
@@ -82,12 +94,15 @@ class BundleModel:
     def _run_batches(
         self, encodings: list[Any], lengths: list[int], stop: StopToken | None = None
     ) -> Iterator[tuple[list[int], TokenBatch, np.ndarray]]:
-        """Run the planned micro-batches: (input indices, padded tokens, model output) for each.
+        """Run the planned micro-batches: (input indices, padded tokens, model output) for each, in plan order
+        when they run one after another, else as they complete (the run plan's mode; the outputs are the same).
 
         `stop` is checked before each micro-batch: a cancelled or late call ends within one small run.
         """
-        for indices in plan_batches(lengths, self.batch_policy):
-            if stop is not None:
-                stop.check()
+
+        def run(indices: list[int]) -> tuple[TokenBatch, np.ndarray]:
             tokens = self._bundle.tokenizer.pad([encodings[i] for i in indices])
-            yield indices, tokens, run_session(self._bundle, tokens.feeds(self.manifest.input_names))
+            return tokens, run_session(self._bundle, tokens.feeds(self.manifest.input_names))
+
+        for indices, (tokens, output) in self._runner.run(list(plan_batches(lengths, self.batch_policy)), run, stop):
+            yield indices, tokens, output

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from edge_encoders.errors import BundleError
 from edge_encoders.hashing import sha256_file
+from edge_encoders.scheduling import RUN_MODES, SEQUENTIAL
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -60,6 +61,9 @@ class Manifest:
     num_labels: int | None = None
     # per CPU architecture (platform.machine() value) -> {"variant": ..., "file": ...}; falls back to model_file
     arch_variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    # how to run the graph, as the build measured it: {"run_mode": "sequential" | "concurrent", ...the figures
+    # behind the choice}; only run_mode is read (edge_encoders.scheduling). Absent (older bundles): sequential.
+    run_hints: dict[str, Any] = field(default_factory=dict)
     # provenance, validation summary and tool versions: carried for /info and humans, not interpreted here
     source: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +109,17 @@ class Manifest:
         for required in (self.model_file, self.tokenizer_file):
             if required not in self.files:
                 raise BundleError(f"{where}: {required} is not listed in files")
+        if not isinstance(self.run_hints, dict):
+            raise BundleError(f"{where}: run_hints must be an object")
+        mode = self.run_hints.get("run_mode", SEQUENTIAL)
+        if mode not in RUN_MODES:
+            raise BundleError(f"{where}: run_hints.run_mode must be one of {', '.join(RUN_MODES)}; got {mode!r}")
+
+    @property
+    def run_mode(self) -> str:
+        """How the build found this graph runs fastest on several threads (sequential when it did not say)."""
+        mode: str = self.run_hints.get("run_mode", SEQUENTIAL)
+        return mode
 
     def model_for_machine(self, machine: str | None = None) -> tuple[str, str]:
         """(variant, file) to load on this CPU architecture: an arch-specific variant if the build made one."""

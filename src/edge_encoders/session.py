@@ -14,6 +14,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from edge_encoders.errors import BundleError
+from edge_encoders.scheduling import RUN_MODES
 
 
 def _cgroup_cpu_limit() -> float | None:
@@ -59,6 +60,13 @@ class SessionConfig:
     # but on a Lambda share of a core (1 vCPU per 1,769 MB) or a busy host the spinning burns the CPU the work
     # needs. Off measured in the Lambda image: session creation -40% CPU, batch-32 embed no slower.
     allow_spinning: bool = True
+    # A call's micro-batches: "auto" follows the bundle's run hint (the build measured both), "sequential" runs
+    # them one after another on intra_op_threads, "concurrent" runs that many at once (edge_encoders.scheduling).
+    run_mode: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.run_mode not in ("auto", *RUN_MODES):
+            raise ValueError(f"run_mode must be auto, {' or '.join(RUN_MODES)}; got {self.run_mode!r}")
 
 
 _LEVELS = {

@@ -85,3 +85,22 @@ def test_reranker_fp32_matches_cross_encoder(rerank_outcome: ModelOutcome, reran
             for j in range(len(want)):
                 if want[i] - want[j] > 1e-5:
                     assert rank[i] < rank[j], (item["query"], i, j)
+
+
+@pytest.mark.parametrize("bundle", ["shipped", "fp32"])
+def test_rerank_scores_do_not_depend_on_the_run_mode(
+    rerank_outcome: ModelOutcome, rerank_queries: list[dict[str, Any]], bundle: str
+) -> None:
+    """Micro-batches one after another or two at once on the exported graphs: the same scores, bit for bit
+    (the same micro-batches run; only when each runs changes)."""
+    from edge_encoders import SessionConfig
+
+    folder = rerank_outcome.bundle_dir if bundle == "shipped" else rerank_outcome.work_dir / "stage" / "fp32"
+    pairs = [(q["query"], p) for q in rerank_queries for p in q["passages"]]
+    scores = {
+        mode: Reranker.from_bundle(folder, session_config=SessionConfig(intra_op_threads=2, run_mode=mode)).score(
+            pairs, raw_scores=True
+        )
+        for mode in ("sequential", "concurrent")
+    }
+    np.testing.assert_array_equal(scores["concurrent"], scores["sequential"])

@@ -52,6 +52,7 @@ def test_an_empty_bundle_path_turns_the_model_off(value: str) -> None:
         ({"EDGE_METRICS": "prometheus"}, "EDGE_METRICS"),
         ({"EDGE_BUNDLE_S3_URI": "https://bucket/x"}, "EDGE_BUNDLE_S3_URI"),
         ({"EDGE_LOG_LEVEL": "LOUD"}, "EDGE_LOG_LEVEL"),
+        ({"EDGE_RUN_MODE": "parallel"}, "EDGE_RUN_MODE"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
@@ -65,3 +66,8 @@ def test_emf_auto_follows_the_lambda_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "edge-encoders")
     assert Settings().emf_enabled
     assert not Settings(metrics="off").emf_enabled
+
+
+@pytest.mark.parametrize("mode", ["auto", "sequential", "concurrent"])
+def test_run_mode_is_read(mode: str) -> None:
+    assert Settings.from_env({"EDGE_RUN_MODE": mode}).run_mode == mode

@@ -101,3 +101,8 @@ class Family:
     def extra_files(self, staged: Path, vset: ValidationSet, work: Path, progress: Progress) -> dict[str, Path]:
         """Extra files the published bundle carries, made with the shipped variant's staged bundle."""
         return {}
+
+    def run_hints(self, staged: Path, vset: ValidationSet, variant: str) -> dict[str, Any]:
+        """The manifest's run_hints for the shipped variant (edge_build.run_mode_probe); none by default, so
+        the runtime runs its micro-batches one after another."""
+        return {}

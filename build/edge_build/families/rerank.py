@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Identity": "identity"}
 REFERENCE_BATCH = 32
+RUN_PROBE_PAIRS = 50
 
 
 @dataclass
@@ -151,6 +152,20 @@ class RerankFamily(Family):
         pairs = vset.pairs[:limit]
         reranker.score(pairs[:4])
         return (lambda: reranker.score(pairs)), len(pairs)
+
+    def run_hints(self, staged: Path, vset: ValidationSet, variant: str) -> dict[str, Any]:
+        """Both run modes timed on a call of RUN_PROBE_PAIRS validation pairs (the bench's 1 x 50 request size)."""
+        from edge_build.run_mode_probe import probe_run_modes
+        from edge_encoders import Reranker
+        from edge_encoders.session import SessionConfig
+
+        pairs = vset.pairs[:RUN_PROBE_PAIRS]
+
+        def open_call(config: SessionConfig) -> Callable[[], object]:
+            reranker = Reranker.from_bundle(staged, verify=False, session_config=config)
+            return lambda: reranker.score(pairs)
+
+        return probe_run_modes(variant, open_call)
 
     def calibration_encodings(self, tokenizer: TextTokenizer, texts: list[str]) -> list[Any]:
         """Pairs of consecutive calibration lines: a cross-encoder's input is a pair."""
