@@ -68,6 +68,17 @@ def plan_systems(
             "file": "rerank_fp32",
             "spec": {"type": "edge-rerank", "bundle": str(bundles["rerank_fp32"]), "policy": policy},
         }
+    # the same two bundles with the Lambda image's settings (spinning off): there `auto` follows each bundle's run
+    # hint (the build measured sequential vs concurrent micro-batches), so the int8-vs-fp32 ratio the function
+    # gets is measured too, not only the server image's (spinning on: sequential)
+    for key in ("edge-rerank", "edge-rerank-fp32"):
+        if key in systems:
+            base = systems[key]
+            systems[f"{key}-lambda"] = {
+                "label": f"{base['label']} (Lambda settings: spinning off, run hint)",
+                "file": base["file"],
+                "spec": base["spec"] | {"spinning": False},
+            }
     ce_spec = {"type": "ce-torch", "model": ce["model"]} | ({"num_labels": 1} if ce.get("num_labels") else {})
     systems["ce-torch"] = {"label": "CrossEncoder torch", "file": None, "spec": ce_spec}
     for s in systems.values():

@@ -30,6 +30,12 @@ TARGETS: tuple[tuple[str, str, float, bool], ...] = (
         2.0,
         True,
     ),
+    (
+        "rerank_vs_fp32_lambda",
+        "rerank 1x50 latency p50, times faster than the plain fp32 rerank export, Lambda image settings (spinning off)",
+        2.0,
+        True,
+    ),
     ("int8_peak_fraction", "embed batch 32, fraction of this machine's int8 GEMM peak", 0.5, True),
 )
 

@@ -99,6 +99,9 @@ def target_values(systems: dict[str, dict[str, Any]], both: dict[str, Any]) -> d
     out["rerank_vs_fp32"] = {
         "int8": ratio(g("edge-rerank-fp32", "rerank", "p50_ms"), g("edge-rerank", "rerank", "p50_ms"))
     }
+    out["rerank_vs_fp32_lambda"] = {
+        "int8": ratio(g("edge-rerank-fp32-lambda", "rerank", "p50_ms"), g("edge-rerank-lambda", "rerank", "p50_ms"))
+    }
     fraction = g("edge-int8", "efficiency", "32", "fraction_of_peak")
     out["int8_peak_fraction"] = {"int8": None if fraction is None else float(fraction)}
     out["rss_both_mb"] = {"int8": both.get("peak_rss_mb")}

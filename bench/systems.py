@@ -44,9 +44,9 @@ class EdgeRerank(System):
         from edge_encoders import BatchPolicy, Reranker, SessionConfig
 
         policy = BatchPolicy(**self.spec["policy"]) if self.spec.get("policy") else BatchPolicy()
-        self.model = Reranker.from_bundle(
-            self.spec["bundle"], session_config=SessionConfig(intra_op_threads=self.threads), batch_policy=policy
-        )
+        # spinning False: the Lambda image's settings (EDGE_THREAD_SPINNING=false), where a bundle's run hint applies
+        config = SessionConfig(intra_op_threads=self.threads, allow_spinning=self.spec.get("spinning", True))
+        self.model = Reranker.from_bundle(self.spec["bundle"], session_config=config, batch_policy=policy)
 
     def rerank(self, query: str, passages: list[str]) -> Any:
         return self.model.rerank(query, passages)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import xml.dom.minidom
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -222,3 +223,35 @@ def test_bench_reports_name_bundles_inside_the_repository_relatively(tmp_path: P
 
     assert rel(ROOT / "artifacts" / "embed") == "artifacts/embed"
     assert rel(tmp_path) == str(tmp_path.resolve())
+
+
+def test_rerank_targets_compare_each_settings_pair_of_its_own() -> None:
+    """The server-settings ratio uses the spinning-on pair, the Lambda-settings ratio the spinning-off pair."""
+    from bench.results import target_values
+
+    def rerank(p50: float) -> dict[str, Any]:
+        return {"rerank": {"p50_ms": p50}}
+
+    systems = {
+        "edge-rerank": rerank(200.0),
+        "edge-rerank-fp32": rerank(440.0),
+        "edge-rerank-lambda": rerank(150.0),
+        "edge-rerank-fp32-lambda": rerank(450.0),
+    }
+    values = target_values(systems, {})
+    assert values["rerank_vs_fp32"]["int8"] == pytest.approx(2.2)
+    assert values["rerank_vs_fp32_lambda"]["int8"] == pytest.approx(3.0)
+    assert target_values({"edge-rerank": rerank(200.0)}, {})["rerank_vs_fp32_lambda"]["int8"] is None
+
+
+def test_the_lambda_settings_rerank_systems_turn_spinning_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench.systems.EdgeRerank hands the spec's spinning to the session: the Lambda rows really run spinning off."""
+    import edge_encoders
+    from bench.systems import EdgeRerank
+
+    seen: list[Any] = []
+    monkeypatch.setattr(edge_encoders.Reranker, "from_bundle", lambda bundle, **kw: seen.append(kw["session_config"]))
+    EdgeRerank({"type": "edge-rerank", "bundle": "b", "spinning": False}, 2).load()
+    EdgeRerank({"type": "edge-rerank", "bundle": "b"}, 2).load()
+    assert [c.allow_spinning for c in seen] == [False, True]
+    assert all(c.intra_op_threads == 2 and c.run_mode == "auto" for c in seen)
