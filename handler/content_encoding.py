@@ -33,21 +33,31 @@ def inflate(body: bytes, content_encoding: str, limit: int) -> bytes:
 
 
 def _inflate_one(body: bytes, coding: str, limit: int) -> bytes:
+    """One coding undone. gzip may be several members back to back (RFC 1952: `cat a.gz b.gz`, what some
+    streaming compressors write): each is inflated in turn, as gzip.decompress does, all under the one limit."""
     attempts = [_WBITS[coding]] + ([-15] if coding == "deflate" else [])
     for wbits in attempts:
-        inflater = zlib.decompressobj(wbits)
-        try:
-            out = inflater.decompress(body, limit + 1 if limit else 0)
-        except zlib.error:
-            continue
-        if limit and (len(out) > limit or inflater.unconsumed_tail):
-            raise ApiError(
-                413,
-                "body_too_large",
-                f"the request body inflates to more than {limit} bytes, over the limit; split the inputs over "
-                "several requests",
-            )
-        if not inflater.eof:
-            break  # truncated stream
-        return out
+        parts: list[bytes] = []
+        rest = body
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            room = limit - sum(map(len, parts)) if limit else 0
+            try:
+                parts.append(inflater.decompress(rest, room + 1 if limit else 0))
+            except zlib.error:
+                break
+            if limit and (sum(map(len, parts)) > limit or inflater.unconsumed_tail):
+                raise ApiError(
+                    413,
+                    "body_too_large",
+                    f"the request body inflates to more than {limit} bytes, over the limit; split the inputs over "
+                    "several requests",
+                )
+            if not inflater.eof:
+                break  # truncated stream
+            rest = inflater.unused_data
+            if wbits != 31 or not rest.strip(b"\0"):  # gzip members follow each other; zero padding ends them
+                return b"".join(parts)
+        if parts and wbits == 31:
+            break  # a later gzip member is not valid gzip: the body is malformed, not another framing
     raise ApiError(400, "malformed_body", f"the request body is not valid {coding} data (Content-Encoding: {coding})")

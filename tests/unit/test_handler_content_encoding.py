@@ -60,3 +60,26 @@ def test_a_gzip_body_gets_the_same_vectors_and_head_gets_no_body() -> None:
     for path in ("/health", "/", "/ping"):
         head = client.head(path)
         assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
+
+
+def test_gzip_members_back_to_back_are_all_inflated() -> None:
+    """RFC 1952 allows several members (`cat a.gz b.gz`); the body is all of them, as gzip.decompress reads it."""
+    half = len(BODY) // 2
+    members = gzip.compress(BODY[:half]) + gzip.compress(BODY[half:])
+    assert inflate(members, "gzip", limit=10_000) == BODY == gzip.decompress(members)
+    assert inflate(members + b"\0" * 8, "gzip", limit=10_000) == BODY  # zero padding after the last member
+
+
+@pytest.mark.parametrize(
+    ("coded", "status"),
+    [
+        (gzip.compress(BODY) + b"not gzip", 400),  # a later member that is not gzip
+        (gzip.compress(BODY) + gzip.compress(BODY)[:-8], 400),  # a truncated later member
+        (gzip.compress(b" " * 6_000) + gzip.compress(b" " * 6_000), 413),  # the limit counts every member
+    ],
+    ids=["junk-member", "truncated-member", "over-the-limit-together"],
+)
+def test_gzip_members_are_checked_like_the_first(coded: bytes, status: int) -> None:
+    with pytest.raises(ApiError) as refused:
+        inflate(coded, "gzip", limit=10_000)
+    assert refused.value.status == status
