@@ -329,10 +329,12 @@ def ship_stage(
     bundle_files.update(family.extra_files(validated.staged_of(chosen), keyed.vset, work, progress))
     run_hints = family.run_hints(validated.staged_of(chosen), keyed.vset, chosen)
     if run_hints:
-        progress(
-            f"{family.name}: micro-batches {run_hints['run_mode']} on {run_hints['threads']} threads "
-            f"(a probe call: sequential {run_hints['sequential_ms']} ms, concurrent {run_hints['concurrent_ms']} ms)"
+        calls = run_hints.get("calls") or {"a probe call": run_hints}
+        timed = "; ".join(
+            f"{label}: sequential {c['sequential_ms']} ms, concurrent {c['concurrent_ms']} ms"
+            for label, c in calls.items()
         )
+        progress(f"{family.name}: micro-batches {run_hints['run_mode']} on {run_hints['threads']} threads ({timed})")
     report["variants"] = {v: r.to_json() for v, r in found.items()}
     report["shipped"] = chosen
     report["arch_variants"] = arch_variants

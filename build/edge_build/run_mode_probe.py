@@ -14,7 +14,7 @@ estimate of an idle box's time, so the modes are compared by their minimum, and 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from edge_encoders.scheduling import CONCURRENT, SEQUENTIAL
@@ -22,7 +22,7 @@ from edge_encoders.session import SessionConfig, available_cpus
 
 THREADS = 2  # the smallest box where the modes differ: a Lambda with 2 vCPUs, the bench's box
 ROUNDS = 15  # interleaved calls per mode; the fastest of each decides (a 50-pair call: 0.1-0.2 s)
-MARGIN = 0.05  # concurrent ships only when its median is this much below the sequential one
+MARGIN = 0.05  # concurrent ships only when its fastest call is this much below the sequential one
 
 Call = Callable[[], object]
 
@@ -54,4 +54,25 @@ def probe_run_modes(variant: str, open_call: Callable[[SessionConfig], Call]) ->
         "threads": THREADS,
         "sequential_ms": round(fastest[SEQUENTIAL] * 1e3, 1),
         "concurrent_ms": round(fastest[CONCURRENT] * 1e3, 1),
+    }
+
+
+def probe_calls(variant: str, open_calls: Mapping[str, Callable[[SessionConfig], Call]]) -> dict[str, Any]:
+    """One hint for several call sizes (label -> opener, each probed as probe_run_modes does): concurrent only
+    when it wins on every one, since the runtime applies the hint to every call. The top-level figures are
+    the sums over the calls; `calls` keeps each call's own. Empty on fewer than THREADS CPUs."""
+    per_call = {label: probe_run_modes(variant, open_call) for label, open_call in open_calls.items()}
+    if not per_call or not all(per_call.values()):
+        return {}
+    everywhere = all(hints["run_mode"] == CONCURRENT for hints in per_call.values())
+    return {
+        "run_mode": CONCURRENT if everywhere else SEQUENTIAL,
+        "variant": variant,
+        "threads": THREADS,
+        "sequential_ms": round(sum(h["sequential_ms"] for h in per_call.values()), 1),
+        "concurrent_ms": round(sum(h["concurrent_ms"] for h in per_call.values()), 1),
+        "calls": {
+            label: {key: hints[key] for key in ("run_mode", "sequential_ms", "concurrent_ms")}
+            for label, hints in per_call.items()
+        },
     }

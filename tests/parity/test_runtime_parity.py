@@ -66,6 +66,26 @@ def test_prompts_and_precisions_match_sentence_transformers(embed_outcome: Model
         np.testing.assert_array_equal(shipped.embed(texts, precision=precision), want)
 
 
+@pytest.mark.parametrize("bundle", ["shipped", "O3"])
+def test_embeddings_do_not_depend_on_the_run_mode(
+    embed_outcome: ModelOutcome, embed_texts: list[str], bundle: str
+) -> None:
+    """Micro-batches one after another or two at once on the exported embed graphs: the same vectors, bit for
+    bit, per-token outputs included."""
+    from edge_encoders import SessionConfig
+
+    folder = embed_outcome.bundle_dir if bundle == "shipped" else embed_outcome.work_dir / "stage" / "O3"
+    models = {
+        mode: Embedder.from_bundle(folder, session_config=SessionConfig(intra_op_threads=2, run_mode=mode))
+        for mode in ("sequential", "concurrent")
+    }
+    np.testing.assert_array_equal(models["concurrent"].embed(embed_texts), models["sequential"].embed(embed_texts))
+    few = embed_texts[:40]
+    tokens = {mode: m.token_embeddings_with_usage(few).token_embeddings for mode, m in models.items()}
+    for a, b in zip(tokens["concurrent"], tokens["sequential"], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_reranker_fp32_matches_cross_encoder(rerank_outcome: ModelOutcome, rerank_queries: list[dict]) -> None:
     from sentence_transformers import CrossEncoder
 

@@ -255,3 +255,18 @@ def test_the_lambda_settings_rerank_systems_turn_spinning_off(monkeypatch: pytes
     EdgeRerank({"type": "edge-rerank", "bundle": "b"}, 2).load()
     assert [c.allow_spinning for c in seen] == [False, True]
     assert all(c.intra_op_threads == 2 and c.run_mode == "auto" for c in seen)
+
+
+def test_embed_modes_bench_compares_both_modes_per_call_size(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from helpers.toy_bundles import make_toy_embed_bundle
+
+    from bench import embedmodes
+
+    folder = make_toy_embed_bundle(tmp_path / "e")[0]
+    assert embedmodes.main(["--rounds", "2", "--batches", "3,9", str(folder)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("batch")] == [
+        "batch 3 (identical vectors in both modes)",
+        "batch 9 (identical vectors in both modes)",
+    ]
+    assert sum(str(folder) in line and "sequential p50" in line and "concurrent p50" in line for line in lines) == 2

@@ -114,18 +114,25 @@ def test_arm64_variant_is_recorded_for_aarch64(built: dict) -> None:
         assert "aarch64" not in manifest.arch_variants
 
 
-def test_run_hints_are_measured_for_the_shipped_reranker_only(built: dict) -> None:
-    """The reranker's manifest carries the probe's choice for the variant it ships (when the box has two CPUs:
-    the probe needs them); the embedder's carries none, so it runs its micro-batches one after another."""
+def test_run_hints_are_measured_for_the_shipped_bundles(built: dict) -> None:
+    """Each manifest carries the probe's choice for the variant it ships (when the box has two CPUs: the probe
+    needs them), the embedder's from an API-sized and a bulk-sized call; validation.json records the same."""
+    from edge_build.families.embed import RUN_PROBE_TEXTS
+
     from edge_encoders.session import available_cpus
 
-    rerank = read_manifest(built["out"] / "rerank")
-    report = json.loads((built["out"] / "rerank" / "validation.json").read_text())
-    assert report["run_hints"] == rerank.run_hints
+    for family in ("rerank", "embed"):
+        manifest = read_manifest(built["out"] / family)
+        report = json.loads((built["out"] / family / "validation.json").read_text())
+        assert report["run_hints"] == manifest.run_hints
+        if available_cpus() >= 2:
+            assert manifest.run_hints["variant"] == manifest.variant
+            assert manifest.run_hints["run_mode"] in ("sequential", "concurrent")
+        else:
+            assert manifest.run_hints == {}
     if available_cpus() >= 2:
-        assert rerank.run_hints["variant"] == rerank.variant
-        assert rerank.run_hints["run_mode"] in ("sequential", "concurrent")
-    assert read_manifest(built["out"] / "embed").run_hints == {}
+        calls = read_manifest(built["out"] / "embed").run_hints["calls"]
+        assert sorted(calls) == sorted(f"{n} texts" for n in RUN_PROBE_TEXTS)
 
 
 def test_rerun_with_nothing_changed_is_a_cache_hit(built: dict, models: dict[str, Path]) -> None:

@@ -67,6 +67,48 @@ def test_no_hint_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen == []
 
 
+@pytest.mark.parametrize(
+    ("small", "large", "chosen"),
+    [
+        ((0.030, 0.020), (0.300, 0.200), "concurrent"),
+        ((0.030, 0.020), (0.300, 0.300), "sequential"),  # one call does not gain: the hint serves every call
+        ((0.030, 0.0295), (0.300, 0.200), "sequential"),
+    ],
+)
+def test_several_calls_need_concurrent_to_win_on_each(
+    small: tuple[float, float], large: tuple[float, float], chosen: str
+) -> None:
+    seen: list[SessionConfig] = []
+    openers = {
+        label: _opener({"sequential": seq, "concurrent": conc}, seen)
+        for label, (seq, conc) in (("32 texts", small), ("256 texts", large))
+    }
+    hints = run_mode_probe.probe_calls("int8-x", openers)
+    assert hints["run_mode"] == chosen and hints["variant"] == "int8-x"
+    assert hints["calls"]["32 texts"]["sequential_ms"] == round(small[0] * 1e3, 1)
+    assert hints["calls"]["256 texts"]["concurrent_ms"] == round(large[1] * 1e3, 1)
+    assert hints["sequential_ms"] == round((small[0] + large[0]) * 1e3, 1)
+    assert len(seen) == 4
+
+
+def test_several_calls_give_no_hint_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_mode_probe, "available_cpus", lambda: 1)
+    assert run_mode_probe.probe_calls("int8-x", {"32 texts": _opener({}, [])}) == {}
+
+
+def test_the_embed_family_probes_its_staged_bundle(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from edge_build.families import embed as embed_family
+    from edge_build.validation import ValidationSet
+    from helpers.toy_bundles import make_toy_embed_bundle
+
+    monkeypatch.setattr(embed_family, "RUN_PROBE_TEXTS", (3, 7))
+    folder = make_toy_embed_bundle(tmp_path / "e")[0]
+    vset = ValidationSet(["a b c", "d e", "f g h i j"], [])
+    hints = embed_family.EMBED.run_hints(folder, vset, "int8-x")
+    assert hints["run_mode"] in ("sequential", "concurrent") and hints["variant"] == "int8-x"
+    assert sorted(hints["calls"]) == ["3 texts", "7 texts"]
+
+
 def test_the_rerank_family_probes_its_staged_bundle(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from edge_build.families.rerank import RERANK
     from edge_build.validation import ValidationSet

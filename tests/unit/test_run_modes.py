@@ -120,3 +120,37 @@ def test_activations_in_flight_are_bounded_and_counted(rerank_folder: Path, monk
     assert 0 < peak[0] <= concurrent.tokens_in_flight
     models = Models(reranker=concurrent, max_concurrency=3)
     assert models.tokens_in_flight == 3 * 2 * POLICY.token_budget
+
+
+def test_a_concurrent_embedder_is_bounded_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedder's micro-batches go through the same runner: a concurrent embed call holds at most its
+    tokens_in_flight inside onnxruntime, and the handler's figure counts it as it counts a concurrent reranker."""
+    folder = make_toy_embed_bundle(tmp_path / "e")[0]
+    config = SessionConfig(intra_op_threads=2, run_mode="concurrent", allow_spinning=False)
+    embedder = Embedder.from_bundle(folder, session_config=config, batch_policy=POLICY)
+    sequential = Embedder.from_bundle(folder, session_config=SessionConfig(run_mode="sequential"), batch_policy=POLICY)
+    assert (embedder.run_plan.workers, embedder.tokens_in_flight) == (2, 2 * POLICY.token_budget)
+    lock = threading.Lock()
+    inside, peak, runs = [0], [0], [0]
+    real_run = bundle_model_module.run_session
+
+    def counting_run(bundle, feeds):  # type: ignore[no-untyped-def]
+        size = int(feeds["input_ids"].size)
+        with lock:
+            inside[0] += size
+            runs[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        try:
+            return real_run(bundle, feeds)
+        finally:
+            with lock:
+                inside[0] -= size
+
+    monkeypatch.setattr(bundle_model_module, "run_session", counting_run)
+    for _ in range(5):
+        embedder.embed(DOCS)
+    assert runs[0] > 5  # several micro-batches per call: the bound is exercised
+    assert 0 < peak[0] <= embedder.tokens_in_flight
+    with_sequential = Models(embedder=sequential, max_concurrency=3)
+    assert with_sequential.tokens_in_flight == 3 * POLICY.token_budget
+    assert Models(embedder=embedder, max_concurrency=3).tokens_in_flight == 3 * 2 * POLICY.token_budget

@@ -27,6 +27,9 @@ RUNTIME_POOLING = ("mean", "cls", "lasttoken")
 CALIBRATION_FILE = "calibration.npy"
 CALIBRATION_LIMIT = 2000
 REFERENCE_BATCH = 32
+# the probe's calls (validation texts, mixed lengths): an API request's batch and a bulk worker's; one hint
+# serves both, so concurrent ships only when it wins on each
+RUN_PROBE_TEXTS = (32, 256)
 
 
 @dataclass
@@ -141,6 +144,25 @@ class EmbedFamily(Family):
         texts = vset.all_embed_texts()[:limit]
         embedder.embed(texts[:4])
         return (lambda: embedder.embed(texts)), len(texts)
+
+    def run_hints(self, staged: Path, vset: ValidationSet, variant: str) -> dict[str, Any]:
+        """Both run modes timed on an API-sized and a bulk-sized call of validation texts (RUN_PROBE_TEXTS)."""
+        from edge_build.run_mode_probe import probe_calls
+        from edge_encoders import Embedder
+        from edge_encoders.session import SessionConfig
+
+        texts = vset.all_embed_texts()
+
+        def opener(count: int) -> Callable[[SessionConfig], Callable[[], object]]:
+            call = [texts[i % len(texts)] for i in range(count)]
+
+            def open_call(config: SessionConfig) -> Callable[[], object]:
+                embedder = Embedder.from_bundle(staged, verify=False, session_config=config)
+                return lambda: embedder.embed(call)
+
+            return open_call
+
+        return probe_calls(variant, {f"{count} texts": opener(count) for count in RUN_PROBE_TEXTS})
 
     def extra_files(self, staged: Path, vset: ValidationSet, work: Path, progress: Progress) -> dict[str, Path]:
         """calibration.npy: pooled, un-normalized embeddings of the calibration text, computed by the runtime
