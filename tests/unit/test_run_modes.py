@@ -99,25 +99,10 @@ def test_activations_in_flight_are_bounded_and_counted(rerank_folder: Path, monk
     sequential = _reranker(rerank_folder, "sequential")
     assert concurrent.tokens_in_flight == 2 * POLICY.token_budget
     assert sequential.tokens_in_flight == POLICY.token_budget
-    lock = threading.Lock()
-    inside, peak = [0], [0]
-    real_run = bundle_model_module.run_session
-
-    def counting_run(bundle, feeds):  # type: ignore[no-untyped-def]
-        size = int(feeds["input_ids"].size)
-        with lock:
-            inside[0] += size
-            peak[0] = max(peak[0], inside[0])
-        try:
-            return real_run(bundle, feeds)
-        finally:
-            with lock:
-                inside[0] -= size
-
-    monkeypatch.setattr(bundle_model_module, "run_session", counting_run)
+    counts = _count_tokens_inside_onnxruntime(monkeypatch)
     for _ in range(5):
         concurrent.score([("a query", d) for d in DOCS])
-    assert 0 < peak[0] <= concurrent.tokens_in_flight
+    assert 0 < counts.peak <= concurrent.tokens_in_flight
     models = Models(reranker=concurrent, max_concurrency=3)
     assert models.tokens_in_flight == 3 * 2 * POLICY.token_budget
 
@@ -130,27 +115,39 @@ def test_a_concurrent_embedder_is_bounded_and_counted(tmp_path: Path, monkeypatc
     embedder = Embedder.from_bundle(folder, session_config=config, batch_policy=POLICY)
     sequential = Embedder.from_bundle(folder, session_config=SessionConfig(run_mode="sequential"), batch_policy=POLICY)
     assert (embedder.run_plan.workers, embedder.tokens_in_flight) == (2, 2 * POLICY.token_budget)
-    lock = threading.Lock()
-    inside, peak, runs = [0], [0], [0]
+    counts = _count_tokens_inside_onnxruntime(monkeypatch)
+    for _ in range(5):
+        embedder.embed(DOCS)
+    assert counts.runs > 5  # several micro-batches per call: the bound is exercised
+    assert 0 < counts.peak <= embedder.tokens_in_flight
+    with_sequential = Models(embedder=sequential, max_concurrency=3)
+    assert with_sequential.tokens_in_flight == 3 * POLICY.token_budget
+    assert Models(embedder=embedder, max_concurrency=3).tokens_in_flight == 3 * 2 * POLICY.token_budget
+
+
+class _TokensInside:
+    """Padded tokens inside onnxruntime right now, the most at once, and how many runs there were."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside = self.peak = self.runs = 0
+
+
+def _count_tokens_inside_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> _TokensInside:
+    counts = _TokensInside()
     real_run = bundle_model_module.run_session
 
     def counting_run(bundle, feeds):  # type: ignore[no-untyped-def]
         size = int(feeds["input_ids"].size)
-        with lock:
-            inside[0] += size
-            runs[0] += 1
-            peak[0] = max(peak[0], inside[0])
+        with counts.lock:
+            counts.inside += size
+            counts.runs += 1
+            counts.peak = max(counts.peak, counts.inside)
         try:
             return real_run(bundle, feeds)
         finally:
-            with lock:
-                inside[0] -= size
+            with counts.lock:
+                counts.inside -= size
 
     monkeypatch.setattr(bundle_model_module, "run_session", counting_run)
-    for _ in range(5):
-        embedder.embed(DOCS)
-    assert runs[0] > 5  # several micro-batches per call: the bound is exercised
-    assert 0 < peak[0] <= embedder.tokens_in_flight
-    with_sequential = Models(embedder=sequential, max_concurrency=3)
-    assert with_sequential.tokens_in_flight == 3 * POLICY.token_budget
-    assert Models(embedder=embedder, max_concurrency=3).tokens_in_flight == 3 * 2 * POLICY.token_budget
+    return counts
