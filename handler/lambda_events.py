@@ -52,34 +52,41 @@ def bad_base64_body(
     the invocation's (Lambda's aws_request_id), for the log line."""
     body = event.get("body")
     size = len(body) if isinstance(body, str | bytes) else 0
-    log.warning(
-        "refused a Lambda event: its body (%d characters) is marked base64 but does not decode (%s); path %s, "
-        "request %s",
-        size,
-        exc,
-        event_path(event, base_path),
-        request_id or "unknown",
-    )
-    error = ApiError(
-        400,
-        "malformed_event",
+    return _refused(
+        event,
+        f"its body ({size} characters) is marked base64 but does not decode ({exc})",
         "the request body is marked base64-encoded (isBase64Encoded) but is not valid base64; send the body "
         "as sent by the client, or base64 of it with padding",
+        base_path,
+        request_id,
     )
-    return error_response(event, error, base_path)
+
+
+def _refused(event: dict[str, Any], why: str, message: str, base_path: str, request_id: str) -> dict[str, Any]:
+    """A 400 malformed_event in the path's dialect, and one warning line (no traceback) saying why."""
+    log.warning(
+        "refused a Lambda event: %s; path %s, request %s", why, event_path(event, base_path), request_id or "unknown"
+    )
+    return error_response(event, ApiError(400, "malformed_event", message), base_path)
 
 
 # Fields an event may carry as null (API Gateway's console tests send "headers": null and the like) that Mangum
 # reads as a dict or a string: absent reads the same as empty there, null raises deep inside it.
-_NULLABLE = ("headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters", "cookies")
-_NULLABLE_TEXT = ("rawQueryString",)
+_NULLABLE = (
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "cookies",
+    "rawQueryString",
+)
 
 
 def normalized(event: dict[str, Any]) -> dict[str, Any]:
     """The event with its null optional fields left out (a copy; the event itself is not changed)."""
-    if not any(event.get(k, ()) is None for k in (*_NULLABLE, *_NULLABLE_TEXT)):
+    if not any(event.get(k, ()) is None for k in _NULLABLE):
         return event
-    return {k: v for k, v in event.items() if not (v is None and k in (*_NULLABLE, *_NULLABLE_TEXT))}
+    return {k: v for k, v in event.items() if not (v is None and k in _NULLABLE)}
 
 
 def body_problem(event: dict[str, Any]) -> str | None:
@@ -92,12 +99,5 @@ def body_problem(event: dict[str, Any]) -> str | None:
 
 def unreadable_body(event: dict[str, Any], why: str, base_path: str = "/", request_id: str = "") -> dict[str, Any]:
     """The answer to an event whose body is not a string (a test event written by hand, a proxy's bug)."""
-    log.warning(
-        "refused a Lambda event: %s; path %s, request %s", why, event_path(event, base_path), request_id or "unknown"
-    )
-    error = ApiError(
-        400,
-        "malformed_event",
-        f"the Lambda event cannot be read as an HTTP request: {why} (send the request body as a string)",
-    )
-    return error_response(event, error, base_path)
+    message = f"the Lambda event cannot be read as an HTTP request: {why} (send the request body as a string)"
+    return _refused(event, why, message, base_path, request_id)
