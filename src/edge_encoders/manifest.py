@@ -115,12 +115,6 @@ class Manifest:
         if mode not in RUN_MODES:
             raise BundleError(f"{where}: run_hints.run_mode must be one of {', '.join(RUN_MODES)}; got {mode!r}")
 
-    @property
-    def run_mode(self) -> str:
-        """How the build found this graph runs fastest on several threads (sequential when it did not say)."""
-        mode: str = self.run_hints.get("run_mode", SEQUENTIAL)
-        return mode
-
     def model_for_machine(self, machine: str | None = None) -> tuple[str, str]:
         """(variant, file) to load on this CPU architecture: an arch-specific variant if the build made one."""
         arch = (machine or platform.machine()).lower()
