@@ -11,6 +11,7 @@ import base64
 import copy
 import gzip
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -424,3 +425,98 @@ def test_tei_embed_all_gives_the_bundle_s_token_vectors(lambda_handler: Handler)
     pooled = np.stack([r.mean(axis=0) for r in rows])
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     np.testing.assert_allclose(pooled, runtime_vectors(TWO_TEXTS), rtol=1e-5, atol=1e-6)
+
+
+# ---- events Mangum could not read as they came, and events that are no HTTP request ----------------------------
+def _handler_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "handler"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda e: e["requestContext"].pop("http"),  # a hand-written test event, a service that omits it
+        lambda e: e.update(requestContext={}),
+        lambda e: e.update(requestContext={"routeKey": "POST /native/embed"}, version="2.0"),
+        lambda e: [e.pop("version"), e["requestContext"].pop("http")],  # a 2.0 shape that does not say so
+    ],
+)
+def test_a_2_0_event_without_request_context_http_is_served(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture, edit: Callable[[dict[str, Any]], Any]
+) -> None:
+    event = load_event("fnurl_iam_embed.json")
+    edit(event)
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event)
+    assert status == 200, body
+    np.testing.assert_array_equal(np.array(body["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    assert not [r for r in _handler_records(caplog) if r.levelno >= logging.WARNING]
+
+
+def test_rest_and_alb_shapes_missing_a_field_mangum_insists_on_are_served(lambda_handler: Handler) -> None:
+    rest = load_event("restv1_tei_embed.json")
+    rest.pop("resource", None)
+    rest.pop("version", None)  # httpMethod and path only: Mangum found no reader for it
+    for event in (rest, {**load_event("alb_openai_embeddings.json"), "headers": None}):
+        status, _, data = invoke_any(lambda_handler, event)
+        assert status == 200, data
+        body = json.loads(data)
+        rows = [d["embedding"] for d in body["data"]] if "data" in body else body
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        ({"version": "2.0", "requestContext": {}, "body": "{}"}, "rawPath"),
+        ({"requestContext": None, "rawPath": "/v1/embeddings"}, "requestContext is a JSON null"),
+        ({"requestContext": {"elb": {}}, "httpMethod": "POST", "body": "{}"}, "ALB event"),
+        ({"requestContext": {"eventType": "MESSAGE", "connectionId": "abc"}, "body": "{}"}, "no request path"),
+        ({**load_event("fnurl_iam_embed.json"), "headers": {"content-length": 74}}, "'content-length'"),
+    ],
+)
+def test_an_http_event_mangum_cannot_read_is_one_400_line(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture, event: dict[str, Any], words: str
+) -> None:
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event, "unreadable-1")
+    assert status == 400
+    assert words in assert_error(body, "malformed_event")
+    records = _handler_records(caplog)
+    assert len(records) == 1 and records[0].exc_info is None and records[0].levelno == logging.WARNING
+    assert "unreadable-1" in records[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("event", "source"),
+    [
+        ({"inputs": "x"}, "direct invocation payload (keys: inputs)"),  # aws lambda invoke --payload '{"inputs":"x"}'
+        ("hello", "a JSON string payload"),
+        (None, "a JSON null payload"),
+        ({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}, "aws:sqs event"),
+        ({"Records": [{"eventSource": "aws:s3", "s3": {}}]}, "aws:s3 event"),
+        ({"Records": [{"EventSource": "aws:sns", "Sns": {}}]}, "aws:sns event"),
+        ({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, "EventBridge event"),
+    ],
+)
+def test_an_event_that_is_no_http_request_says_what_it_got_and_what_to_send(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture, event: Any, source: str
+) -> None:
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event, "foreign-1")
+    assert status == 400
+    message = assert_error(body, "unsupported_event")  # our shape, whatever the payload's keys
+    assert source in message and "rawPath" in message
+    records = _handler_records(caplog)  # an asynchronous caller drops the answer: the log line is what remains
+    assert len(records) == 1 and records[0].exc_info is None and records[0].levelno == logging.WARNING
+    assert source in records[0].getMessage() and "foreign-1" in records[0].getMessage()
+
+
+def test_a_utf16_body_that_says_so_is_read(lambda_handler: Handler) -> None:
+    event = load_event("fnurl_iam_embed.json")
+    event["headers"]["content-type"] = "application/json; charset=utf-16"
+    event["body"] = base64.b64encode(event["body"].encode("utf-16")).decode()
+    event["isBase64Encoded"] = True
+    status, _, body = invoke(lambda_handler, event)
+    assert status == 200, body
+    np.testing.assert_array_equal(np.array(body["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS))

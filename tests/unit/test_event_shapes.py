@@ -1,0 +1,87 @@
+"""handler.event_shapes: which HTTP-looking Lambda events Mangum can serve as they are, which it can serve once a
+field it insists on is filled from the rest of the event, and which it cannot (named, never a KeyError)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from handler.event_shapes import readable
+
+V2 = {
+    "version": "2.0",
+    "rawPath": "/embed",
+    "headers": {"content-type": "application/json"},
+    "requestContext": {"http": {"method": "POST", "path": "/embed", "sourceIp": "203.0.113.7"}},
+    "body": '{"inputs": "hi"}',
+}
+
+
+def test_a_complete_event_is_returned_as_it_is() -> None:
+    event, problem = readable(V2)
+    assert problem is None and event is V2
+
+
+@pytest.mark.parametrize(
+    ("context", "extra", "method"),
+    [
+        ({}, {}, "POST"),  # a body, no method anywhere: POST
+        ({}, {"body": None}, "GET"),  # no body: GET
+        ({"routeKey": "GET /embed"}, {}, "GET"),  # routeKey names it
+        ({}, {"routeKey": "HEAD /embed"}, "HEAD"),
+        ({"httpMethod": "post"}, {"body": None}, "POST"),  # a 1.0-style method inside requestContext
+        ({}, {"routeKey": "$default"}, "POST"),  # no method in it
+        ({"http": {"sourceIp": "1.2.3.4"}}, {}, "POST"),  # a partial http object is completed
+    ],
+)
+def test_a_2_0_event_without_request_context_http_gets_one(
+    context: dict[str, Any], extra: dict[str, Any], method: str
+) -> None:
+    event = {**copy.deepcopy(V2), "requestContext": context, **extra}
+    before = copy.deepcopy(event)
+    fixed, problem = readable(event)
+    assert problem is None
+    http = fixed["requestContext"]["http"]
+    assert http["path"] == "/embed" and http["method"] == method and isinstance(http["sourceIp"], str)
+    assert event == before  # the caller's event is not changed
+
+
+def test_shapes_that_do_not_say_which_they_are() -> None:
+    rest_like = {"httpMethod": "POST", "path": "/embed", "requestContext": {}, "body": "{}"}
+    fixed, problem = readable(rest_like)
+    assert problem is None and fixed["resource"] == "/embed" and "resource" not in rest_like
+    v2_like = {"rawPath": "/embed", "requestContext": {}, "body": "{}"}
+    fixed, problem = readable(v2_like)
+    assert problem is None and fixed["version"] == "2.0" and fixed["requestContext"]["http"]["path"] == "/embed"
+
+
+def test_an_alb_event_without_headers_gets_empty_ones() -> None:
+    alb = {"requestContext": {"elb": {}}, "httpMethod": "GET", "path": "/health"}
+    fixed, problem = readable(alb)
+    assert problem is None and fixed["headers"] == {} and "headers" not in alb
+    multi = {**alb, "multiValueHeaders": {"accept": ["*/*"]}}
+    assert readable(multi) == (multi, None)
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        ({"requestContext": None}, "requestContext is a JSON null"),
+        ({"requestContext": "x", "rawPath": "/embed"}, "requestContext is a JSON string"),
+        ({"version": "2.0", "requestContext": {}}, "neither requestContext.http.path nor rawPath"),
+        ({"version": "1.0", "requestContext": {}}, "without httpMethod and path"),
+        ({"resource": "/{proxy+}", "requestContext": {}, "path": "/embed"}, "without httpMethod and path"),
+        ({"requestContext": {"elb": {}}, "path": "/embed"}, "ALB event without an httpMethod and a path"),
+        ({"requestContext": {"elb": {}}, "httpMethod": "POST"}, "ALB event without an httpMethod and a path"),
+        ({"requestContext": {"eventType": "CONNECT", "connectionId": "x"}}, "no request path"),
+        ({**V2, "headers": {"content-length": 12}}, "header 'content-length' is a JSON number"),
+        ({**V2, "headers": ["content-type"]}, "headers are a JSON array"),
+        ({**V2, "multiValueHeaders": {"accept": "*/*"}}, "'accept' is not a list of strings"),
+        ({**V2, "multiValueHeaders": {"accept": [1]}}, "'accept' is not a list of strings"),
+    ],
+)
+def test_what_mangum_cannot_read_is_named(event: dict[str, Any], words: str) -> None:
+    _, problem = readable(event)
+    assert problem is not None and words in problem, problem
