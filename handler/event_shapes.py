@@ -6,9 +6,11 @@ service that leaves a field out or a console template edited by hand raised a Ke
 inside it (a traceback in the log for the client's mistake). Here:
 
 - what can be read unambiguously from elsewhere in the event is filled in, and the event is served: a 2.0
-  event without `requestContext.http` (path from `rawPath`, method from `routeKey` or `httpMethod`, else
-  POST when there is a body and GET when there is none: every route here that reads a body is a POST), an
-  ALB event without headers, an event with a path and a method but neither `version` nor `resource`;
+  event without `requestContext.http` (path from `rawPath` or `path`, method from `method`, `routeKey` or
+  `httpMethod`, else POST when there is a body and GET when there is none: every route here that reads a
+  body is a POST), which is also what VPC Lattice sends (its 2.0 events, whose headers hold lists of values,
+  joined here by commas as HTTP joins repeated headers), an ALB event without headers, an event with a path
+  and a method but neither `version` nor `resource`;
 - anything else Mangum would trip over is named (`problem`), and answered as a 400 `malformed_event` with one
   warning line (handler.lambda_events).
 
@@ -39,7 +41,7 @@ def json_kind(value: Any) -> str:
 
 def _method(event: dict[str, Any], context: dict[str, Any]) -> str:
     """The request method of an event without `requestContext.http`: stated elsewhere, else inferred."""
-    for stated in (context.get("httpMethod"), event.get("httpMethod")):
+    for stated in (event.get("method"), context.get("httpMethod"), event.get("httpMethod")):
         if isinstance(stated, str) and stated.upper() in _METHODS:
             return stated.upper()
     route_key = event.get("routeKey") or context.get("routeKey")
@@ -54,6 +56,18 @@ def _path(event: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _joined_headers(event: dict[str, Any]) -> dict[str, Any]:
+    """A 2.0 event whose headers hold lists of values (VPC Lattice's 2.0 events) with each list joined by commas,
+    as HTTP joins repeated headers; any other event as it is."""
+    headers = event.get("headers")
+    if not isinstance(headers, dict) or not any(isinstance(v, list) for v in headers.values()):
+        return event
+    if not all(isinstance(x, str) for v in headers.values() if isinstance(v, list) for x in v):
+        return event  # named by _header_problem
+    joined = {k: ",".join(v) if isinstance(v, list) else v for k, v in headers.items()}
+    return {**event, "headers": joined}
 
 
 def _header_problem(event: dict[str, Any]) -> str | None:
@@ -97,6 +111,8 @@ def readable(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     context = event.get("requestContext")
     if not isinstance(context, dict):
         return event, f"its requestContext is a JSON {json_kind(context)}, not an object"
+    if event.get("version") == "2.0":
+        event = _joined_headers(event)
     problem = _header_problem(event)
     if problem:
         return event, problem
@@ -110,9 +126,9 @@ def readable(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     if event.get("version") == "2.0":
         http = _http_context(event, context)
         if http is None:
-            return event, "it is a 2.0 event with neither requestContext.http.path nor rawPath"
+            return event, "it is a 2.0 event with neither requestContext.http.path nor rawPath nor path"
         if http == context.get("http"):
-            return event, None
+            return event, None  # (a copy if its headers were joined above)
         return {**event, "requestContext": {**context, "http": http}}, None
     method, path = event.get("httpMethod"), event.get("path")
     if isinstance(method, str) and method and isinstance(path, str):  # REST API (1.0) and ALB-like shapes

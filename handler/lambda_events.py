@@ -123,6 +123,8 @@ def event_source(event: Any) -> str:
         if "cf" in first:
             return "a CloudFront (Lambda@Edge) event"
         return f"an {source} event" if isinstance(source, str) else "an event with Records"
+    if "raw_path" in event and "method" in event:
+        return "a VPC Lattice 1.0 event (choose event structure version 2 on the Lattice target group)"
     if "detail-type" in event and "source" in event:
         return "an EventBridge event"
     keys = ", ".join(sorted(str(k) for k in event)[:8]) or "none"

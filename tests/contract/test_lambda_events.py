@@ -520,3 +520,16 @@ def test_a_utf16_body_that_says_so_is_read(lambda_handler: Handler) -> None:
     status, _, body = invoke(lambda_handler, event)
     assert status == 200, body
     np.testing.assert_array_equal(np.array(body["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_a_vpc_lattice_2_0_event_is_served(lambda_handler: Handler) -> None:
+    event = load_event("lattice_v2_openai_embeddings.json")
+    assert "http" not in event["requestContext"] and isinstance(event["headers"]["content-type"], list)
+    status, headers, data = invoke_any(lambda_handler, event)
+    assert status == 200, data
+    assert headers["content-type"] == "application/json"
+    rows = [d["embedding"] for d in json.loads(data)["data"]]
+    np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    v1 = {"raw_path": "/v1/embeddings", "method": "POST", "headers": {}, "body": event["body"]}
+    status, _, body = invoke(lambda_handler, v1)
+    assert status == 400 and "event structure version 2" in assert_error(body, "unsupported_event")

@@ -85,3 +85,21 @@ def test_an_alb_event_without_headers_gets_empty_ones() -> None:
 def test_what_mangum_cannot_read_is_named(event: dict[str, Any], words: str) -> None:
     _, problem = readable(event)
     assert problem is not None and words in problem, problem
+
+
+def test_a_vpc_lattice_2_0_event_gets_its_method_and_joined_headers() -> None:
+    lattice = {
+        "version": "2.0",
+        "path": "/embed",
+        "method": "POST",
+        "headers": {"content-type": ["application/json"], "accept": ["text/html", "*/*"]},
+        "requestContext": {"serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0"},
+        "body": "{}",
+    }
+    fixed, problem = readable(lattice)
+    assert problem is None
+    assert fixed["headers"] == {"content-type": "application/json", "accept": "text/html,*/*"}
+    assert fixed["requestContext"]["http"] == {"path": "/embed", "method": "POST", "sourceIp": ""}
+    assert isinstance(lattice["headers"]["accept"], list)  # not changed
+    _, problem = readable({**lattice, "headers": {"accept": ["*/*", 3]}})
+    assert problem is not None and "'accept' is a JSON array" in problem
