@@ -11,6 +11,8 @@ inside it (a traceback in the log for the client's mistake). Here:
   body is a POST), which is also what VPC Lattice sends (its 2.0 events, whose headers hold lists of values,
   joined here by commas as HTTP joins repeated headers), an ALB event without headers, an event with a path
   and a method but neither `version` nor `resource`;
+- a Host or X-Forwarded-Port header Mangum cannot parse (an IPv6 literal, a list of ports) is left out
+  (nothing here reads the server name), a null `requestContext.identity` reads as absent;
 - anything else Mangum would trip over is named (`problem`), and answered as a 400 `malformed_event` with one
   warning line (handler.lambda_events).
 
@@ -19,6 +21,7 @@ The event itself is never changed: a repaired copy is returned.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -70,6 +73,59 @@ def _joined_headers(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "headers": joined}
 
 
+# Fields Mangum reads with one type in mind; null ones are left out before (handler.lambda_events.normalized)
+_FIELD_TYPES: dict[str, tuple[type, str]] = {
+    "rawQueryString": (str, "string"),
+    "cookies": (list, "array"),
+    "queryStringParameters": (dict, "object"),
+    "multiValueQueryStringParameters": (dict, "object"),
+}
+_PORT = re.compile(r"\s*\d+\s*")
+_HOST = re.compile(r"[^:]*(:\s*\d+\s*)?")
+
+
+def _server_header_ok(name: str, value: str) -> bool:
+    """Whether Mangum can read this Host / X-Forwarded-Port value as a server name and port (it splits the Host
+    at its one colon and reads the port as an int: an IPv6 literal or a port list raised ValueError there)."""
+    if name == "host":
+        return _HOST.fullmatch(value) is not None
+    return name != "x-forwarded-port" or _PORT.fullmatch(value) is not None
+
+
+def _readable_server_headers(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without Host / X-Forwarded-Port values Mangum cannot parse (they only name the server in the
+    ASGI scope, which nothing here reads); the event itself when they are all readable (nearly always)."""
+    repaired = event
+    headers = event.get("headers")
+    if isinstance(headers, dict) and not all(
+        _server_header_ok(k.lower(), v) for k, v in headers.items() if isinstance(v, str)
+    ):
+        kept = {k: v for k, v in headers.items() if not isinstance(v, str) or _server_header_ok(k.lower(), v)}
+        repaired = {**repaired, "headers": kept}
+    multi = event.get("multiValueHeaders")
+    if isinstance(multi, dict) and any(k.lower() in ("host", "x-forwarded-port") for k in multi):
+        fixed: dict[str, Any] = {}
+        for key, values in multi.items():
+            if key.lower() in ("host", "x-forwarded-port") and isinstance(values, list):
+                good = [v for v in values if isinstance(v, str) and _server_header_ok(key.lower(), v)][-1:]
+                if good:
+                    fixed[key] = good  # one value: REST API joins several with ", ", which no int reads
+            else:
+                fixed[key] = values
+        if fixed != multi:
+            repaired = {**repaired, "multiValueHeaders": fixed}
+    return repaired
+
+
+def _field_problem(event: dict[str, Any]) -> str | None:
+    for field, (kind, words) in _FIELD_TYPES.items():
+        if field in event and not isinstance(event[field], kind):
+            return f"its {field} is a JSON {json_kind(event[field])}, not an {words}"
+    if "cookies" in event and not all(isinstance(c, str) for c in event["cookies"]):
+        return "its cookies are not all strings"
+    return None
+
+
 def _header_problem(event: dict[str, Any]) -> str | None:
     """Mangum encodes every header name and value as a string (multi-value: each value of a list)."""
     headers = event.get("headers")
@@ -113,9 +169,15 @@ def readable(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         return event, f"its requestContext is a JSON {json_kind(context)}, not an object"
     if event.get("version") == "2.0":
         event = _joined_headers(event)
-    problem = _header_problem(event)
+    problem = _header_problem(event) or _field_problem(event)
     if problem:
         return event, problem
+    event = _readable_server_headers(event)
+    if "identity" in context and not isinstance(context["identity"], dict):  # REST API: Mangum reads sourceIp in it
+        if context["identity"] is not None:
+            return event, f"its requestContext.identity is a JSON {json_kind(context['identity'])}, not an object"
+        context = {k: v for k, v in context.items() if k != "identity"}
+        event = {**event, "requestContext": context}
     if "elb" in context:  # ALB: Mangum reads path, httpMethod, and headers or multiValueHeaders
         if not isinstance(event.get("httpMethod"), str) or not isinstance(event.get("path"), str):
             return event, "it is an ALB event without an httpMethod and a path"

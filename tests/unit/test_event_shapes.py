@@ -103,3 +103,47 @@ def test_a_vpc_lattice_2_0_event_gets_its_method_and_joined_headers() -> None:
     assert isinstance(lattice["headers"]["accept"], list)  # not changed
     _, problem = readable({**lattice, "headers": {"accept": ["*/*", 3]}})
     assert problem is not None and "'accept' is a JSON array" in problem
+
+
+@pytest.mark.parametrize(
+    ("headers", "kept"),
+    [
+        ({"host": "[2600:1f18::1]:443", "accept": "*/*"}, {"accept": "*/*"}),  # an IPv6 literal: Mangum split it
+        ({"host": "example.com:443", "x-forwarded-port": "443, 443"}, {"host": "example.com:443"}),
+        ({"Host": "example.com", "X-Forwarded-Port": "x"}, {"Host": "example.com"}),
+        ({"host": "example.com", "x-forwarded-port": " 8443 "}, {"host": "example.com", "x-forwarded-port": " 8443 "}),
+    ],
+)
+def test_server_headers_mangum_cannot_parse_are_left_out(headers: dict[str, str], kept: dict[str, str]) -> None:
+    fixed, problem = readable({**V2, "headers": headers})
+    assert problem is None and fixed["headers"] == kept
+
+
+def test_multi_value_server_headers_keep_one_readable_value() -> None:
+    rest = {
+        "resource": "/{proxy+}",
+        "httpMethod": "POST",
+        "path": "/embed",
+        "requestContext": {"identity": None},
+        "multiValueHeaders": {"X-Forwarded-Port": ["443", "443"], "Host": ["[::1]"], "Accept": ["a", "b"]},
+    }
+    fixed, problem = readable(rest)
+    assert problem is None
+    assert fixed["multiValueHeaders"] == {"X-Forwarded-Port": ["443"], "Accept": ["a", "b"]}
+    assert "identity" not in fixed["requestContext"]  # null reads as absent, as Mangum expects
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("rawQueryString", 5, "rawQueryString is a JSON number"),
+        ("cookies", "a=b", "cookies is a JSON string"),
+        ("cookies", [1], "cookies are not all strings"),
+        ("queryStringParameters", ["a"], "queryStringParameters is a JSON array"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_named(field: str, value: Any, words: str) -> None:
+    _, problem = readable({**V2, field: value})
+    assert problem is not None and words in problem
+    _, problem = readable({**V2, "requestContext": {**V2["requestContext"], "identity": "me"}})  # type: ignore[dict-item]
+    assert problem is not None and "identity is a JSON string" in problem
