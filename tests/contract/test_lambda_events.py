@@ -533,3 +533,16 @@ def test_a_vpc_lattice_2_0_event_is_served(lambda_handler: Handler) -> None:
     v1 = {"raw_path": "/v1/embeddings", "method": "POST", "headers": {}, "body": event["body"]}
     status, _, body = invoke(lambda_handler, v1)
     assert status == 400 and "event structure version 2" in assert_error(body, "unsupported_event")
+
+
+def test_an_alb_reached_by_an_ipv6_literal_and_a_rest_api_with_two_ports_are_served(lambda_handler: Handler) -> None:
+    alb = load_event("alb_openai_embeddings.json")
+    alb["headers"]["host"] = "[2600:1f18:4a3:6a00::1d]"  # a dualstack ALB called by address: Mangum split it at ":"
+    rest = load_event("restv1_tei_embed.json")
+    rest["multiValueHeaders"] = {"X-Forwarded-Port": ["443", "443"]}  # joined "443, 443": no int
+    for event in (alb, rest):
+        status, _, data = invoke_any(lambda_handler, event)
+        assert status == 200, data
+        body = json.loads(data)
+        rows = [d["embedding"] for d in body["data"]] if "data" in body else body
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
