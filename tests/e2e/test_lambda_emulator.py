@@ -186,3 +186,18 @@ def test_bundles_from_s3_at_init(emulator: lem.LambdaEmulator, tmp_path: Path) -
         assert "tokenizer.json" in log and "does not match" in log, log[-3000:]
     finally:
         server.stop()
+
+
+def test_direct_invocations_and_hand_written_events_under_the_real_runtime(emulator: lem.LambdaEmulator) -> None:
+    """What `aws lambda invoke --payload '{"inputs": "x"}'` and a hand-written test event get from the function as
+    Lambda runs it: a clear 400 for the first, vectors for the second, and no traceback in the function's log."""
+    direct = emulator.invoke({"inputs": "x"})
+    assert direct.function_error is None and direct.http_status == 400, direct.payload
+    error = direct.json_body()["error"]
+    assert error["code"] == "unsupported_event" and "rawPath" in error["message"], error
+    hand_written = {"version": "2.0", "rawPath": "/embed", "requestContext": {}, "body": '{"inputs": "hello"}'}
+    served = emulator.invoke(hand_written)
+    assert served.function_error is None and served.http_status == 200, served.payload
+    assert len(served.json_body()) == 1
+    log = emulator.log_text()
+    assert "refused a Lambda event: a direct invocation payload" in log and "Traceback" not in log, log[-3000:]
