@@ -183,6 +183,19 @@ def from_http(exc: StarletteHTTPException) -> ApiError:
     return ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
+def base_path_hint(path: str, routes: set[str]) -> str:
+    """Advice for a 404 whose path is a route behind one more leading segment (an API Gateway stage such as
+    /prod, or a custom domain's base path mapping, that EDGE_API_BASE_PATH does not strip): else ''."""
+    head, sep, rest = path.lstrip("/").partition("/")
+    tail = "/" + rest.rstrip("/")
+    if not sep or not head or tail not in routes:
+        return ""
+    return (
+        f" ({path} is {tail} behind /{head}: if /{head} is an API Gateway stage or base path, set "
+        f"EDGE_API_BASE_PATH=/{head} on the function so that it is stripped before routing)"
+    )
+
+
 def _respond(request: Request, error: ApiError) -> Response:
     facts = request.scope.get("edge.facts")
     if facts is not None:
@@ -207,7 +220,11 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return _respond(request, from_http(exc))
+        error = from_http(exc)
+        if exc.status_code == 404 and "aws.event" in request.scope:  # in Lambda: a stage left in the path?
+            hint = base_path_hint(str(request.scope.get("path", "")), {getattr(r, "path", "") for r in app.routes})
+            error = ApiError(404, error.code, error.message + hint) if hint else error
+        return _respond(request, error)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(EdgeEncodersError, on_runtime_error)

@@ -546,3 +546,24 @@ def test_an_alb_reached_by_an_ipv6_literal_and_a_rest_api_with_two_ports_are_ser
         body = json.loads(data)
         rows = [d["embedding"] for d in body["data"]] if "data" in body else body
         np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_a_stage_left_in_the_path_is_a_404_that_names_the_setting_and_the_setting_serves_it() -> None:
+    rest = load_event("restv1_tei_embed.json")
+    rest["path"] = "/prod/embed"  # a custom domain's base path mapping, or an HTTP API's named stage, keeps it
+    v2 = load_event("fnurl_iam_embed.json")
+    v2["rawPath"] = v2["requestContext"]["http"]["path"] = "/prod/native/embed"
+    plain = lambda_handler_for(make_app())
+    for event in (rest, v2):
+        status, _, data = invoke_any(plain, event)
+        assert status == 404
+        assert "EDGE_API_BASE_PATH=/prod" in assert_error(json.loads(data), "not_found")
+    staged = lambda_handler_for(make_app(api_base_path="/prod"))
+    for event in (rest, v2):
+        status, _, data = invoke_any(staged, event)
+        assert status == 200, data
+        body = json.loads(data)
+        rows = body["embeddings"] if isinstance(body, dict) else body
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    status, _, data = invoke_any(plain, load_event("fnurl_unknown_path.json"))  # no route behind it: no advice
+    assert status == 404 and "EDGE_API_BASE_PATH" not in data.decode()
