@@ -166,7 +166,7 @@ def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> Lambda
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id = getattr(context, "aws_request_id", "")
-        if not isinstance(event, dict) or "requestContext" not in event:
+        if not isinstance(event, dict) or ("requestContext" not in event and not event_shapes.http_shaped(event)):
             return lambda_events.unsupported_event(event, request_id)
         event, problem = event_shapes.readable(lambda_events.normalized(event))
         if problem:

@@ -10,7 +10,8 @@ inside it (a traceback in the log for the client's mistake). Here:
   `httpMethod`, else POST when there is a body and GET when there is none: every route here that reads a
   body is a POST), which is also what VPC Lattice sends (its 2.0 events, whose headers hold lists of values,
   joined here by commas as HTTP joins repeated headers), an ALB event without headers, an event with a path
-  and a method but neither `version` nor `resource`;
+  and a method but neither `version` nor `resource`, one without `requestContext` that has a `rawPath` or a
+  `path` and `httpMethod` (a test event written by hand);
 - a Host or X-Forwarded-Port header Mangum cannot parse (an IPv6 literal, a list of ports) is left out
   (nothing here reads the server name), a null `requestContext.identity` reads as absent;
 - anything else Mangum would trip over is named (`problem`), and answered as a 400 `malformed_event` with one
@@ -162,8 +163,21 @@ def _http_context(event: dict[str, Any], context: dict[str, Any]) -> dict[str, A
     return http
 
 
+def http_shaped(event: Any) -> bool:
+    """Whether an event without `requestContext` still says it is an HTTP request: a `rawPath`, or a `path`
+    with an `httpMethod`, starting with "/" (a test event written by hand; `readable` then serves it)."""
+    if not isinstance(event, dict) or "requestContext" in event:
+        return False
+    raw, path, method = event.get("rawPath"), event.get("path"), event.get("httpMethod")
+    return (isinstance(raw, str) and raw.startswith("/")) or (
+        isinstance(method, str) and isinstance(path, str) and path.startswith("/")
+    )
+
+
 def readable(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """(the event as Mangum can read it, None), or (the event, why it cannot be read as an HTTP request)."""
+    if http_shaped(event):
+        event = {**event, "requestContext": {}}
     context = event.get("requestContext")
     if not isinstance(context, dict):
         return event, f"its requestContext is a JSON {json_kind(context)}, not an object"

@@ -439,6 +439,7 @@ def _handler_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord
         lambda e: e.update(requestContext={}),
         lambda e: e.update(requestContext={"routeKey": "POST /native/embed"}, version="2.0"),
         lambda e: [e.pop("version"), e["requestContext"].pop("http")],  # a 2.0 shape that does not say so
+        lambda e: e.pop("requestContext"),  # a test event written by hand: rawPath, headers, body
     ],
 )
 def test_a_2_0_event_without_request_context_http_is_served(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handler.event_shapes import readable
+from handler.event_shapes import http_shaped, readable
 
 V2 = {
     "version": "2.0",
@@ -147,3 +147,23 @@ def test_fields_of_the_wrong_type_are_named(field: str, value: Any, words: str) 
     assert problem is not None and words in problem
     _, problem = readable({**V2, "requestContext": {**V2["requestContext"], "identity": "me"}})  # type: ignore[dict-item]
     assert problem is not None and "identity is a JSON string" in problem
+
+
+@pytest.mark.parametrize(
+    ("event", "served"),
+    [
+        ({"rawPath": "/embed", "body": "{}"}, True),
+        ({"httpMethod": "POST", "path": "/embed", "body": "{}"}, True),
+        ({"path": "/embed", "body": "{}"}, False),  # no method: could be anything
+        ({"rawPath": "embed"}, False),
+        ({"inputs": "x"}, False),
+        ({"rawPath": "/embed", "requestContext": {}}, False),  # has one: readable() reads it as it is
+        ("/embed", False),
+    ],
+)
+def test_an_event_without_request_context_is_http_when_it_says_so(event: Any, served: bool) -> None:
+    assert http_shaped(event) is served
+    if served:
+        fixed, problem = readable(event)
+        assert problem is None and isinstance(fixed["requestContext"], dict) and "requestContext" not in event
+        assert fixed["requestContext"].get("http", {}).get("path", fixed.get("resource")) == "/embed"
