@@ -22,10 +22,19 @@ The event itself is never changed: a repaired copy is returned.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A client's string (a key, a path, a header name) as a message or a log line may carry it: escaped (a
+    newline in it cannot start a forged JSON log line, which CloudWatch would read as an EMF metrics record)
+    and cut to `limit` characters."""
+    text = json.dumps(value[:limit])[1:-1]
+    return text + "..." if len(value) > limit else text
 
 
 def json_kind(value: Any) -> str:
@@ -135,14 +144,14 @@ def _header_problem(event: dict[str, Any]) -> str | None:
             return f"its headers are a JSON {json_kind(headers)}, not an object"
         for name, value in headers.items():
             if not isinstance(value, str):
-                return f"its header {name!r} is a JSON {json_kind(value)}, not a string"
+                return f"its header '{shown(name)}' is a JSON {json_kind(value)}, not a string"
     multi = event.get("multiValueHeaders")
     if multi is not None:
         if not isinstance(multi, dict):
             return f"its multiValueHeaders are a JSON {json_kind(multi)}, not an object"
         for name, values in multi.items():
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                return f"its multiValueHeaders entry {name!r} is not a list of strings"
+                return f"its multiValueHeaders entry '{shown(name)}' is not a list of strings"
     return None
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from handler.dialects import COHERE_PATHS, TEI_PATHS, tei_error_type
 from handler.errors import ApiError
-from handler.event_shapes import json_kind
+from handler.event_shapes import json_kind, shown
 
 log = logging.getLogger("handler")
 
@@ -68,7 +68,10 @@ def bad_base64_body(
 def _refused(event: dict[str, Any], why: str, message: str, base_path: str, request_id: str) -> dict[str, Any]:
     """A 400 malformed_event in the path's dialect, and one warning line (no traceback) saying why."""
     log.warning(
-        "refused a Lambda event: %s; path %s, request %s", why, event_path(event, base_path), request_id or "unknown"
+        "refused a Lambda event: %s; path %s, request %s",
+        why,
+        shown(event_path(event, base_path)),
+        request_id or "unknown",
     )
     return error_response(event, ApiError(400, "malformed_event", message), base_path)
 
@@ -122,12 +125,12 @@ def event_source(event: Any) -> str:
         source = first.get("eventSource") or first.get("EventSource")
         if "cf" in first:
             return "a CloudFront (Lambda@Edge) event"
-        return f"an {source} event" if isinstance(source, str) else "an event with Records"
+        return f"an {shown(source)} event" if isinstance(source, str) else "an event with Records"
     if "raw_path" in event and "method" in event:
         return "a VPC Lattice 1.0 event (choose event structure version 2 on the Lattice target group)"
     if "detail-type" in event and "source" in event:
         return "an EventBridge event"
-    keys = ", ".join(sorted(str(k) for k in event)[:8]) or "none"
+    keys = ", ".join(shown(str(k)) for k in sorted(event, key=str)[:8]) or "none"
     return f"a direct invocation payload (keys: {keys})"
 
 

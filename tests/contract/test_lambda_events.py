@@ -568,3 +568,15 @@ def test_a_stage_left_in_the_path_is_a_404_that_names_the_setting_and_the_settin
         np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
     status, _, data = invoke_any(plain, load_event("fnurl_unknown_path.json"))  # no route behind it: no advice
     assert status == 404 and "EDGE_API_BASE_PATH" not in data.decode()
+
+
+def test_a_payload_key_with_a_newline_cannot_forge_a_log_line(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = '\n{"_aws": {"CloudWatchMetrics": []}, "event": "request"}'
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, {forged: 1}, "forged-1")
+    assert status == 400
+    assert_error(body, "unsupported_event")
+    records = _handler_records(caplog)
+    assert len(records) == 1 and "\n" not in records[0].getMessage()

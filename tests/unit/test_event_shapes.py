@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handler.event_shapes import http_shaped, readable
+from handler.event_shapes import http_shaped, readable, shown
 
 V2 = {
     "version": "2.0",
@@ -167,3 +167,10 @@ def test_an_event_without_request_context_is_http_when_it_says_so(event: Any, se
         fixed, problem = readable(event)
         assert problem is None and isinstance(fixed["requestContext"], dict) and "requestContext" not in event
         assert fixed["requestContext"].get("http", {}).get("path", fixed.get("resource")) == "/embed"
+
+
+def test_client_strings_in_messages_are_escaped_and_cut() -> None:
+    forged = '\n{"_aws": {"CloudWatchMetrics": []}, "forged": 1}'
+    _, problem = readable({**V2, "headers": {forged: 5}})
+    assert problem is not None and "\n" not in problem and "\\n" in problem
+    assert "\n" not in shown(forged) and len(shown("k" * 1000)) == 83
