@@ -21,6 +21,7 @@ import asyncio
 import importlib
 import logging
 import os
+from typing import Any
 
 import h11
 import uvicorn
@@ -110,13 +111,26 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-    except SettingsError as exc:  # the app itself answers 503 bad_configuration; use defaults for the server
-        log.error("bad configuration: %s", exc)
-        settings = Settings()
+    except SettingsError as exc:  # a server that could only answer 503 should not start: say why, in one line
+        raise SystemExit(f"edge-encoders: bad configuration: {exc}") from None
     memory.limit_arenas(settings.malloc_arenas)
     with gc_pause.paused():  # the app's imports (uvicorn finds the module loaded); its build pauses it itself
-        importlib.import_module("handler.app")
+        module = importlib.import_module("handler.app")
+    refuse_unloaded_models(module.app)  # built now, so a bundle that does not load stops the start
     uvicorn.Server(config(args.host, args.port, settings)).run()
+
+
+def refuse_unloaded_models(app: Any) -> None:
+    """Exit with one line per configured model that failed to load (setting, cause, what it may hold).
+
+    Unlike a Lambda function (whose failed INIT the caller only sees as an opaque error, so it answers 503
+    naming the cause), a server that cannot serve a configured model should not pass for started: its
+    orchestrator shows the exit and the line.
+    """
+    models = app.state.edge.models
+    if models.errors:
+        causes = [models.causes.get(name, f"the {name} model: {error}") for name, error in models.errors.items()]
+        raise SystemExit("edge-encoders: not starting: " + " | ".join(causes))
 
 
 if __name__ == "__main__":
