@@ -107,10 +107,10 @@ def run(
     existing = store.keys("shards/")
     stats = RunStats(total=count_items(corpus, fmt))
     progress = Progress(stats, stream)
-    finished = sum(1 for key in existing if key.endswith(".manifest.json"))
-    if finished:
+    already = sum(1 for key in existing if key.endswith(".manifest.json"))
+    if already:
         stream.write(
-            f"bulk: {store.root} already holds {finished} finished batch(es): this corpus's are skipped, not redone "
+            f"bulk: {store.root} already holds {already} finished batch(es): this corpus's are skipped, not redone "
             f"(resume); nothing there is deleted, and {MANIFEST_FILE} will list this corpus's batches only\n"
         )
     order: list[str] = []
