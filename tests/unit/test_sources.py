@@ -241,7 +241,7 @@ def test_hub_errors_become_source_errors(
 def test_a_cross_encoder_is_refused_as_embedder(tmp_path: Path) -> None:
     """Exported as a bi-encoder it would lose its score head and pool the encoder: vectors nobody trained."""
     cross = fake_model(tmp_path / "ce", architectures=["BertForSequenceClassification"])
-    with pytest.raises(SourceError, match="a cross-encoder .* belongs in --rerank"):
+    with pytest.raises(SourceError, match=r"a cross-encoder .* belongs in --rerank"):
         resolve_source(ModelSpec(str(cross)), "embed", tmp_path, quiet)
     bi = fake_model(tmp_path / "bi", architectures=["BertModel"])
     assert resolve_source(ModelSpec(str(bi)), "embed", tmp_path, quiet).path == bi.resolve()
@@ -253,7 +253,7 @@ def test_a_plain_transformers_folder_is_refused_as_embedder(tmp_path: Path) -> N
     from edge_build.families import FAMILIES
 
     folder = fake_model(tmp_path / "plain")
-    with pytest.raises(BuildError, match="has no modules.json: it is a plain transformers model"):
+    with pytest.raises(BuildError, match=r"has no modules\.json: it is a plain transformers model"):
         FAMILIES["embed"].load(folder, trust_remote_code=False, device="cpu")
 
 
