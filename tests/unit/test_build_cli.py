@@ -51,3 +51,10 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_work(
     captured = capsys.readouterr()
     assert code == 2 and needle in captured.err and "give a folder" in captured.err, captured.err
     assert len(captured.err.strip().splitlines()) == 1 and "[embed] source" not in captured.out
+
+
+def test_only_with_the_other_models_source_is_a_conflict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["export", "--only", "embed", "--rerank", str(tmp_path), "--rerank-revision", "main"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--only embed" in err and "--rerank and --rerank-revision would be ignored" in err
+    assert len(err.strip().splitlines()) == 1

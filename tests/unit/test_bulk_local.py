@@ -133,6 +133,8 @@ def test_killed_run_resumes_without_gaps_or_duplicates(tmp_path: Path) -> None:
         ("reranker bundle", "'rerank' bundle"),
         ("empty corpus", "has no items"),
         ("csv without the text column", "no column 'text' (its columns: 'id', 'b')"),
+        ("dimensions past the model's", "--dimensions must be between 1 and"),
+        ("unknown prompt name", "--prompt-name 'nope' is not a prompt of this bundle"),
     ],
 )
 def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, case: str, needle: str) -> None:
@@ -146,6 +148,8 @@ def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, case: str, needle
         "output is a file": [str(corpus), str(corpus), "--bundle", str(bundle_paths()[0])],
         "reranker bundle": [str(corpus), str(tmp_path / "o"), "--bundle", str(bundle_paths()[1])],
         "empty corpus": [str(_write(tmp_path / "e.jsonl", "\n  \n")), str(tmp_path / "o"), "--bundle", embed],
+        "dimensions past the model's": [str(corpus), str(tmp_path / "o"), "--bundle", embed, "--dimensions", "99999"],
+        "unknown prompt name": [str(corpus), str(tmp_path / "o"), "--bundle", embed, "--prompt-name", "nope"],
         "csv without the text column": [
             str(_write(tmp_path / "c.csv", "id,b\n1,a\n")),
             str(tmp_path / "o"),
@@ -199,3 +203,12 @@ def test_a_corpus_with_no_good_item_fails(tmp_path: Path) -> None:
     proc = _bulk(str(corpus), str(tmp_path / "out"))
     assert proc.returncode == 2, proc.stderr
     assert "missing_text 2" in proc.stderr and "no item was embedded: all 2 were refused" in proc.stderr
+
+
+def test_no_more_processes_than_batches() -> None:
+    """Each process loads the model, and a fork pool starts them all: --workers 64 for 3 items starts one."""
+    from edge_encoders.bulk.local import pool_size
+
+    assert pool_size(64, 3, 256) == 1
+    assert pool_size(4, 1000, 256) == 4 and pool_size(8, 513, 256) == 3
+    assert pool_size(2, 0, 256) == 1

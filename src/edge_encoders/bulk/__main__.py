@@ -53,12 +53,18 @@ def main(argv: list[str] | None = None) -> int:
         return fail("--batch-size and --threads must be at least 1, --workers at least 0")
     try:
         fmt = corpus_format(args.corpus, args.format)
-        kind = read_manifest(args.bundle).kind
-        if kind != EMBED.name:
+        manifest = read_manifest(args.bundle)
+        if manifest.kind != EMBED.name:
             return fail(
-                f"{args.bundle} is a {kind!r} bundle; bulk embeds with an {EMBED.name!r} bundle "
+                f"{args.bundle} is a {manifest.kind!r} bundle; bulk embeds with an {EMBED.name!r} bundle "
                 f"(--bundle artifacts/embed, or BULK_BUNDLE= with make bulk)"
             )
+        # refused here, once, rather than by every batch with "run again to resume"
+        if args.dimensions is not None and not 1 <= args.dimensions <= (manifest.dimension or 0):
+            return fail(f"--dimensions must be between 1 and {manifest.dimension}; got {args.dimensions}")
+        if args.prompt_name is not None and args.prompt_name not in (manifest.prompts or {}):
+            known = ", ".join(sorted(manifest.prompts or {})) or "none"
+            return fail(f"--prompt-name {args.prompt_name!r} is not a prompt of this bundle (it has: {known})")
         options = BulkOptions(
             output=args.output,
             precision=args.precision,

@@ -133,6 +133,7 @@ def run(
                 stats.written += 1
         progress.update()
 
+    workers = pool_size(workers, stats.total, batch_size)
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(str(bundle), options.output, threads)
     ) as pool:
@@ -158,6 +159,11 @@ def run(
         _tally(stats, _write_manifest(store, order))
     progress.update(force=True)
     return stats
+
+
+def pool_size(workers: int, items: int, batch_size: int) -> int:
+    """No more processes than batches: each one loads the model (a fork pool starts them all at once)."""
+    return max(1, min(workers, -(-items // max(batch_size, 1))))
 
 
 def _tally(stats: RunStats, lines: list[dict[str, Any]]) -> None:
