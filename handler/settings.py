@@ -115,6 +115,8 @@ class Settings:
                 continue
             raw = env[name].strip()
             values[f.name] = _parse(name, raw, getattr(_DEFAULTS, f.name))
+        if "api_base_path" in values:  # "/prod/", "prod" and "/prod" mean one prefix; the stripping needs "/prod"
+            values["api_base_path"] = "/" + values["api_base_path"].strip("/")
         if "docs" not in values and env.get("AWS_LAMBDA_FUNCTION_NAME"):
             values["docs"] = False  # off by default in Lambda: a function URL need not advertise its routes
         settings = cls(**values)

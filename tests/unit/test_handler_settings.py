@@ -107,3 +107,11 @@ def test_refusals_say_what_was_given_and_what_is_allowed(name: str, value: str, 
     with pytest.raises(SettingsError) as refused:
         Settings.from_env({name: value})
     assert str(refused.value) == f"{name} {says}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"), [("/prod/", "/prod"), ("prod", "/prod"), ("/", "/"), ("", "/"), ("/a/b/", "/a/b")]
+)
+def test_the_base_path_is_read_as_one_leading_slash_and_no_trailing_one(raw: str, read: str) -> None:
+    """Mangum strips the prefix as written: "/prod/" left "embed" of "/prod/embed", a 404 on every route."""
+    assert Settings.from_env({"EDGE_API_BASE_PATH": raw}).api_base_path == read
