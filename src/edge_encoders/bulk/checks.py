@@ -44,7 +44,7 @@ def check_corpus(path: str | Path, fmt: str, *, id_field: str = "id", text_field
     """The corpus has at least one item, and a CSV's header names the id and text columns."""
     if fmt == "csv":
         with open(path, "rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
             header = next(csv.reader(text), None)
         if not header:
             raise CorpusError(f"{path} is empty: a CSV corpus needs a header row ({id_field},{text_field}) and rows")
@@ -55,5 +55,11 @@ def check_corpus(path: str | Path, fmt: str, *, id_field: str = "id", text_field
                 f"{path} has no column {' or '.join(repr(m) for m in missing)} (its columns: {shown}); "
                 f"name the columns to read with --id-field and --text-field"
             )
-    if next(read_items(path, fmt), None) is None:
+    first = next(read_items(path, fmt), None)
+    if first is None:
         raise CorpusError(f"{path} has no items (it is empty or holds only blank lines or a header): nothing to embed")
+    if fmt == "jsonl" and isinstance(first, str) and first.lstrip().startswith("["):
+        raise CorpusError(
+            f"{path} starts with '[': a JSON array, not JSONL (one object per line); convert it, e.g. "
+            f"jq -c '.[]' {path} > corpus.jsonl"
+        )
