@@ -75,7 +75,21 @@ def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutProtocol]:
     return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
 
 
-def _env_int(name: str, default: int, minimum: int) -> int:
+MAX_PORT = 65535
+
+
+def _port(raw: str) -> int:
+    """--port: a TCP port, refused by argparse in one line (a bad one was a traceback from bind())."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {MAX_PORT}; got {raw!r}") from None
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_PORT}; got {value}")
+    return value
+
+
+def _env_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     """An integer from the environment, or a one-line exit naming the variable."""
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -86,6 +100,8 @@ def _env_int(name: str, default: int, minimum: int) -> int:
         raise SystemExit(f"{name} must be an integer; got {raw!r}") from None
     if value < minimum:
         raise SystemExit(f"{name} must be at least {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise SystemExit(f"{name} must be at most {maximum}; got {value}")
     return value
 
 
@@ -107,7 +123,7 @@ def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the HTTP API under uvicorn (no server header, timeouts).")
     parser.add_argument("--host", default=os.environ.get("EDGE_SERVER_HOST", "").strip() or "127.0.0.1")
-    parser.add_argument("--port", type=int, default=_env_int("PORT", DEFAULT_PORT, 1))
+    parser.add_argument("--port", type=_port, default=_env_int("PORT", DEFAULT_PORT, 1, MAX_PORT))
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -59,7 +59,10 @@ def test_the_image_environment_sets_host_port_and_grace(started: list[Any], monk
     assert started[1].port == 9100
 
 
-@pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("PORT", "0"), ("EDGE_SERVER_SHUTDOWN_GRACE_S", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PORT", "http"), ("PORT", "0"), ("PORT", "65536"), ("EDGE_SERVER_SHUTDOWN_GRACE_S", "-1")],
+)
 def test_bad_values_stop_with_a_message(
     started: list[Any], monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
@@ -147,3 +150,15 @@ def test_a_bundle_that_loads_starts_the_server(started: list[Any], monkeypatch: 
     monkeypatch.setenv("EDGE_EMBED_BUNDLE", str(bundle_paths()[0]))
     serve.main([])
     assert len(started) == 1 and set(app_module._default["app"].state.edge.models.loaded) == {"embed"}
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_refused_by_the_option_parser(
+    started: list[Any], capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    """Was an OverflowError traceback from bind() once uvicorn started."""
+    with pytest.raises(SystemExit) as stopped:
+        serve.main(["--port", port])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "argument --port: must be" in err and "65535" in err
+    assert not started
