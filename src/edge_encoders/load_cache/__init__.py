@@ -12,8 +12,9 @@ sets both from the manifest), so bundles whose tokenizers differ only there shar
 two thirds of its CPU (edge_encoders.wordpiece_parts: the vocabulary as text, the rest as JSON), named with their
 digests in that record. The saved graph is what onnxruntime builds at load from the shipped, validated
 model (level "extended": fusions of the CPU provider, no hardware-specific layouts), so the numbers are the
-same. Pre-packed weights are not saved: they are laid out for the build machine's CPU, and measured here they
-saved nothing beyond the mapped weights. Every record is used only when it names the sha256 the manifest
+same. Pre-packed weights are not saved: they are laid out for the build machine's CPU (MLAS picks its int8 GEMM
+kernels for the CPU it runs on), and measured here they saved little beyond the mapped weights (about 6 ms of CPU
+for both MiniLM bundles, for 34 MB more in each). Every record is used only when it names the sha256 the manifest
 gives for its source (and, for the graph, this very onnxruntime version); anything else falls back to the
 bundle's own files.
 """
