@@ -31,6 +31,7 @@ from edge_encoders.errors import (
     UnboundedInputError,
 )
 from handler.error_docs import ref_responses
+from handler.schemas import SENT
 
 log = logging.getLogger("handler")
 
@@ -86,6 +87,8 @@ class BodyRefused(StarletteHTTPException):
 
 
 class ErrorDetail(BaseModel):
+    model_config = SENT
+
     message: str
     type: str
     code: str
@@ -93,6 +96,8 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     """The one error shape (documented on every route)."""
+
+    model_config = SENT
 
     error: ErrorDetail
 

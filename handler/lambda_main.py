@@ -39,6 +39,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 # Before numpy loads OpenBLAS: its default pool (a thread per CPU) spins after numpy's import, taking CPU the
@@ -69,7 +70,7 @@ def _import_fastapi_deferring_its_models() -> None:
     pydantic then resolves the same references from the same module. Every other rebuild (pydantic's own,
     for a deferred model that is used during the import) runs as usual.
     """
-    from pydantic import BaseModel
+    from pydantic import BaseModel, TypeAdapter
 
     if "fastapi" in sys.modules or "defer_build" in BaseModel.model_config:
         return
@@ -81,13 +82,31 @@ def _import_fastapi_deferring_its_models() -> None:
         result: bool | None = rebuild.__func__(cls, *args, **kwargs)
         return result
 
+    defer = TypeAdapter.__dict__.get("_defer_build")
     BaseModel.model_config["defer_build"] = True
     BaseModel.model_rebuild = classmethod(rebuild_unless_openapi_models)  # type: ignore[assignment,method-assign]
+    if isinstance(defer, property):  # pydantic's own switch (2.10 and later); without it adapters build as usual
+        TypeAdapter._defer_build = property(_fastapis_deferred(defer))  # type: ignore[method-assign,assignment]
     try:
         import fastapi  # noqa: F401
     finally:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
         del BaseModel.model_config["defer_build"]
+        if isinstance(defer, property):
+            TypeAdapter._defer_build = defer  # type: ignore[method-assign,assignment]
+
+
+def _fastapis_deferred(defer: property) -> Callable[[Any], bool]:
+    """TypeAdapter's `_defer_build` answering yes for an adapter a FastAPI module creates: FastAPI 0.165 builds
+    one at import (`fastapi._form_limits`, the form limits' validator: about 7 ms of CPU) that only a `form_limits`
+    setting uses, which this app never gives. Deferred, it is built if and when it first validates."""
+
+    def deferred(adapter: Any) -> bool:
+        if str(getattr(adapter, "_module_name", "")).split(".")[0] == "fastapi":
+            return True
+        return bool(defer.fget(adapter))  # type: ignore[misc]
+
+    return deferred
 
 
 OPENAPI_MODELS = "fastapi.openapi.models"

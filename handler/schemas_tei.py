@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StrictInt
 
-from handler.schemas import Count
+from handler.schemas import SENT, Count
 
 TEI_VERSION = "1.9.3"
 
@@ -38,6 +38,8 @@ class TeiEmbedRequest(BaseModel):
 class TeiEmbedResponse(RootModel[list[list[float]]]):
     """[[float, ...], ...]: one vector per input, in input order."""
 
+    model_config = SENT
+
 
 class TeiEmbedAllRequest(BaseModel):
     inputs: TeiInput = Field(description="One text or a list of texts.")
@@ -50,6 +52,8 @@ class TeiEmbedAllRequest(BaseModel):
 class TeiEmbedAllResponse(RootModel[list[list[list[float]]]]):
     """[[[float, ...] per token] per input]: the model's token vectors before pooling, special tokens included."""
 
+    model_config = SENT
+
 
 class TeiRerankRequest(BaseModel):
     query: str
@@ -61,6 +65,8 @@ class TeiRerankRequest(BaseModel):
 
 
 class TeiRank(BaseModel):
+    model_config = SENT
+
     index: int
     text: str | None = None
     score: float
@@ -68,6 +74,8 @@ class TeiRank(BaseModel):
 
 class TeiRerankResponse(RootModel[list[TeiRank]]):
     """[{index, score, text?}, ...], best first."""
+
+    model_config = SENT
 
 
 class SimilarityInput(BaseModel):
@@ -89,6 +97,8 @@ class SimilarityRequest(BaseModel):
 class SimilarityResponse(RootModel[list[float]]):
     """Cosine similarity of each of `sentences` to `source_sentence`, in order."""
 
+    model_config = SENT
+
 
 class TokenizeRequest(BaseModel):
     inputs: str | list[str]
@@ -97,6 +107,8 @@ class TokenizeRequest(BaseModel):
 
 
 class SimpleToken(BaseModel):
+    model_config = SENT
+
     id: int
     text: str
     special: bool
@@ -107,6 +119,8 @@ class SimpleToken(BaseModel):
 class TokenizeResponse(RootModel[list[list[SimpleToken]]]):
     """One token list per input."""
 
+    model_config = SENT
+
 
 class DecodeRequest(BaseModel):
     ids: list[StrictInt] | list[list[StrictInt]]
@@ -116,9 +130,13 @@ class DecodeRequest(BaseModel):
 class DecodeResponse(RootModel[list[str]]):
     """One text per id list."""
 
+    model_config = SENT
+
 
 class TeiInfo(BaseModel):
     """TEI's /info. `version` is the TEI API version these routes follow; `edge_encoders_version` is ours."""
+
+    model_config = SENT
 
     model_id: str
     model_sha: str | None
@@ -140,6 +158,8 @@ class TeiInfo(BaseModel):
 
 class TeiError(BaseModel):
     """TEI's error body on its routes: {"error": "...", "error_type": "Empty" | "Validation" | ...}."""
+
+    model_config = SENT
 
     error: str
     error_type: Literal["Unhealthy", "Backend", "Overloaded", "Validation", "Tokenizer", "Empty"]

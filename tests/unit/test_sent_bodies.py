@@ -1,0 +1,81 @@
+"""The bodies the routes only send are built at their first use, not at import (handler.schemas' SENT), and
+handler.sent_bodies builds them all for the threaded server before it serves.
+
+Import state is checked in a fresh interpreter: this pytest process has long built them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler import sent_bodies, serve
+from handler.schemas import EmbedResponse
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json
+import handler.app
+from handler import sent_bodies
+from handler.schemas import EmbedResponse, Usage
+before = sorted(m.__name__ for m in sent_bodies.deferred())
+made = EmbedResponse(
+    model="m", dimensions=2, precision="float32", encoding_format="float", embeddings=[[1.0, 2.0]],
+    usage=Usage(prompt_tokens=1, total_tokens=1),
+).model_dump_json()
+after_one = sorted(m.__name__ for m in sent_bodies.deferred())
+built = sent_bodies.build()
+print("PROBE" + json.dumps({"before": before, "made": made, "after_one": after_one, "built": built,
+                            "left": len(sent_bodies.deferred())}))
+"""
+
+
+def _probe() -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.split("PROBE", 1)[1])
+    return result
+
+
+def test_sent_bodies_wait_for_their_first_use() -> None:
+    found = _probe()
+    before = set(found["before"])
+    # what the routes only send, and the error bodies (only documented)
+    assert {"EmbedResponse", "Usage", "CompatRerankResponse", "CohereByTypeResponse", "TeiInfo"} <= before
+    assert {"TokenizeResponse", "SimpleToken", "ErrorBody", "ErrorDetail", "TeiError"} <= before
+    # request bodies (FastAPI builds their fields) and what routes return as models (response_model=) are not
+    assert before.isdisjoint(
+        {"EmbedRequest", "TeiEmbedRequest", "CohereEmbedRequest", "HealthResponse", "InfoResponse"}
+    )
+    # the first one made builds that model (and the one inside it), with the same JSON as a built model gives
+    assert set(found["after_one"]) == before - {"EmbedResponse", "Usage"}
+    expected = EmbedResponse.model_validate_json(found["made"]).model_dump_json()
+    assert found["made"] == expected
+    assert found["built"] == len(before) - 2 and found["left"] == 0
+
+
+def test_the_server_builds_them_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    class FakeServer:
+        def __init__(self, config: Any) -> None:
+            calls.append("server")
+
+        def run(self) -> None:
+            calls.append("run")
+
+    monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
+    monkeypatch.setattr(serve.memory, "limit_arenas", lambda arenas: None)
+    monkeypatch.setattr(sent_bodies, "build", lambda: calls.append("build") or 0)
+    for name in ("PORT", "EDGE_SERVER_HOST", "EDGE_SERVER_SHUTDOWN_GRACE_S"):
+        monkeypatch.delenv(name, raising=False)
+    serve.main([])
+    assert calls == ["build", "server", "run"]
