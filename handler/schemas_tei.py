@@ -19,6 +19,9 @@ Direction = Literal["Left", "Right", "left", "right"]
 # TEI's EmbeddingInput: a text, token ids, or a batch of texts and id lists (mixed, as TEI takes them); the ids
 # are checked and decoded by the route. Strict: [true] is not a token id.
 TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[str | list[StrictInt]]
+# The bare-array responses below are `RootModel[Any]` with their `root` declared: the same model, schema and
+# validation as `RootModel[<root type>]`, without pydantic building a parametrized RootModel class for each at
+# import (the one `RootModel[Any]` is shared).
 
 
 class TeiEmbedRequest(BaseModel):
@@ -35,10 +38,11 @@ class TeiEmbedRequest(BaseModel):
     )
 
 
-class TeiEmbedResponse(RootModel[list[list[float]]]):
+class TeiEmbedResponse(RootModel[Any]):
     """[[float, ...], ...]: one vector per input, in input order."""
 
     model_config = SENT
+    root: list[list[float]]
 
 
 class TeiEmbedAllRequest(BaseModel):
@@ -49,10 +53,11 @@ class TeiEmbedAllRequest(BaseModel):
     normalize: bool | None = Field(None, description="Not TEI's: token vectors are never normalized (true: 422).")
 
 
-class TeiEmbedAllResponse(RootModel[list[list[list[float]]]]):
+class TeiEmbedAllResponse(RootModel[Any]):
     """[[[float, ...] per token] per input]: the model's token vectors before pooling, special tokens included."""
 
     model_config = SENT
+    root: list[list[list[float]]]
 
 
 class TeiRerankRequest(BaseModel):
@@ -72,10 +77,11 @@ class TeiRank(BaseModel):
     score: float
 
 
-class TeiRerankResponse(RootModel[list[TeiRank]]):
+class TeiRerankResponse(RootModel[Any]):
     """[{index, score, text?}, ...], best first."""
 
     model_config = SENT
+    root: list[TeiRank]
 
 
 class SimilarityInput(BaseModel):
@@ -94,10 +100,11 @@ class SimilarityRequest(BaseModel):
     parameters: SimilarityParameters | None = None
 
 
-class SimilarityResponse(RootModel[list[float]]):
+class SimilarityResponse(RootModel[Any]):
     """Cosine similarity of each of `sentences` to `source_sentence`, in order."""
 
     model_config = SENT
+    root: list[float]
 
 
 class TokenizeRequest(BaseModel):
@@ -116,10 +123,11 @@ class SimpleToken(BaseModel):
     stop: int | None
 
 
-class TokenizeResponse(RootModel[list[list[SimpleToken]]]):
+class TokenizeResponse(RootModel[Any]):
     """One token list per input."""
 
     model_config = SENT
+    root: list[list[SimpleToken]]
 
 
 class DecodeRequest(BaseModel):
@@ -127,10 +135,11 @@ class DecodeRequest(BaseModel):
     skip_special_tokens: bool = True
 
 
-class DecodeResponse(RootModel[list[str]]):
+class DecodeResponse(RootModel[Any]):
     """One text per id list."""
 
     model_config = SENT
+    root: list[str]
 
 
 class TeiInfo(BaseModel):

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import RootModel, ValidationError
 
-from handler import sent_bodies, serve
+from handler import schemas_tei, sent_bodies, serve
 from handler.schemas import EmbedResponse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,3 +80,42 @@ def test_the_server_builds_them_before_it_serves(monkeypatch: pytest.MonkeyPatch
         monkeypatch.delenv(name, raising=False)
     serve.main([])
     assert calls == ["build", "server", "run"]
+
+
+ROOT_SAMPLES: list[Any] = [
+    [[1.0, 2]],
+    [[[0.5], [1]]],
+    [0.25, 1],
+    ["a", "b"],
+    [[1, 2], [3]],
+    [{"index": 0, "score": 1.5}, {"index": 1, "text": "t", "score": 0}],
+    [[{"id": 1, "text": "a", "special": False, "start": 0, "stop": 1}]],
+    [[{"id": 1, "text": "a", "special": False, "start": None}]],
+    [["x"]],
+    [[True]],
+    "text",
+    None,
+    [],
+]
+
+
+def _outcome(model: Any, value: Any) -> Any:
+    try:
+        return model.model_validate(value).model_dump_json()
+    except ValidationError as exc:
+        return exc.errors(include_url=False)
+
+
+def test_bare_array_responses_are_the_parametrized_root_models() -> None:
+    """`RootModel[Any]` with `root` declared: the same schema and validation as `RootModel[<root type>]`."""
+    roots = [m for m in vars(schemas_tei).values() if isinstance(m, type) and issubclass(m, RootModel)]
+    assert len(roots) >= 6
+    for model in roots:
+        if model is RootModel:
+            continue
+        annotation = model.model_fields["root"].annotation
+        reference: Any = type(model.__name__, (RootModel[annotation],), {"__doc__": model.__doc__})  # type: ignore[valid-type]
+        for mode in ("validation", "serialization"):
+            assert model.model_json_schema(mode=mode) == reference.model_json_schema(mode=mode), model
+        for value in ROOT_SAMPLES:
+            assert _outcome(model, value) == _outcome(reference, value), (model, value)
