@@ -4,8 +4,8 @@
 What it leaves out: OpenBLAS's spinning thread pool and onnxruntime's telemetry (see below), pydantic.v1,
 building FastAPI's OpenAPI models (and its form limits' validator) before they are used, the garbage
 collector's scans of what the INIT allocates (handler.gc_pause: paused during the imports and the build, then
-those objects frozen), and compiling the methods `dataclasses` generates during the imports (in the image:
-handler.dataclass_code, compiled at its build).
+those objects frozen), and compiling the methods `dataclasses` generates and the forward references `typing`
+makes during the imports (in the image: handler.stored_code, compiled at its build).
 
 FastAPI checks every route's models against pydantic.v1 (for a migration error message) and that first check
 imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a
@@ -114,12 +114,12 @@ def _fastapis_deferred(defer: property) -> Callable[[Any], bool]:
 OPENAPI_MODELS = "fastapi.openapi.models"
 
 
-from handler import dataclass_code  # noqa: E402  # its own import and file load count as imports
+from handler import stored_code  # noqa: E402  # its own import and file load count as imports
 
 try:
-    # the methods `dataclasses` generates while these imports run, compiled at the image's build (where it wrote
-    # the file; elsewhere nothing changes): handler.dataclass_code
-    with dataclass_code.installed():
+    # what dataclasses and typing compile from text while these imports run, compiled at the image's build
+    # (where it wrote the file; elsewhere nothing changes): handler.stored_code
+    with stored_code.installed():
         if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
             sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
         _import_fastapi_deferring_its_models()

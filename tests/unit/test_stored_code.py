@@ -1,22 +1,25 @@
-"""handler.dataclass_code: the methods `dataclasses` generates, compiled once and stored, give the same classes
-when a later process runs the stored code instead of compiling the same text; a file from another Python, an
-unreadable file or none leaves `dataclasses` as it is.
+"""handler.stored_code: the methods `dataclasses` generates and the forward references `typing` makes, compiled
+once and stored, give the same classes and annotations when a later process takes the stored code instead of
+compiling the same text; a text not stored is compiled as before; a file from another Python, an unreadable
+file or none leaves both modules as they are.
 
 Each side runs in a fresh interpreter: a class is generated once per process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import marshal
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from handler import dataclass_code
+from handler import stored_code
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,6 +61,9 @@ def behaviour():
     return [repr(p), repr(q), p == Point(1, 2), hash(p) == hash(Point(1)), p == q, repr(b), repr(c), b < c,
             b == Box(hidden=4), repr(o), frozen, positional, Box().items is not Box().items]
 
+import typing
+REF = typing.ForwardRef("list[dict[str, int]] | None")
+
 def code_of():
     return {cls.__name__ + "." + name: getattr(cls, name).__code__.co_code.hex()
             for cls in (Point, Box, Opt) for name in ("__init__", "__repr__", "__eq__") if name in vars(cls)}
@@ -67,25 +73,30 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, {folder!r})
-from handler import dataclass_code
+from handler import stored_code
 mode, path = sys.argv[1], Path(sys.argv[2])
 if mode == "record":
-    count = dataclass_code.write(path, "probe_classes")
+    counts = stored_code.write(path, "probe_classes")
     import probe_classes
-    print("OUT" + json.dumps({{"count": count}}))
+    print("OUT" + json.dumps(counts))
 else:
-    load, used = dataclass_code.load, []
-    dataclass_code.load = lambda path: used.append(load(path)) or used[-1]
-    with dataclass_code.installed(path) as known:
+    load, used = stored_code.load, []
+    stored_code.load = lambda path: used.append(load(path)) or used[-1]
+    with stored_code.installed(path) as known:
         import probe_classes
     import dataclasses
     stored = used[0]
-    outer = [c for code in stored.values() for c in code.co_consts if hasattr(c, "co_consts")]  # __create_fn__
+    outer = [c for code in stored.get("exec", {{}}).values() for c in code.co_consts if hasattr(c, "co_consts")]
     consts = {{id(c) for code in outer for c in code.co_consts}}  # the methods' code
     # __repr__ is wrapped by dataclasses (recursion guard): its own code is not generated
     inner = {{id(getattr(cls, name).__code__) in consts for cls in (probe_classes.Point, probe_classes.Box)
              for name in ("__init__", "__eq__", "__setattr__") if name in vars(cls)}}
-    print("OUT" + json.dumps({{"known": known, "from_store": sorted(inner), "left": "exec" in vars(dataclasses),
+    import typing
+    ref = probe_classes.REF
+    refs = {{"stored": stored.get("eval", {{}}).get(ref.__forward_arg__) is ref.__forward_code__,
+            "value": repr(typing._eval_type(ref, {{}}, {{}}))}}
+    left = ["exec" in vars(dataclasses), "compile" in vars(typing)]
+    print("OUT" + json.dumps({{"known": known, "from_store": sorted(inner), "left": left, "refs": refs,
                               "behaviour": probe_classes.behaviour(), "code": probe_classes.code_of()}}))
 """
 
@@ -108,47 +119,65 @@ def _run(tmp_path: Path, mode: str, store: Path) -> dict[str, Any]:
 def test_stored_code_gives_the_same_classes(tmp_path: Path) -> None:
     store = tmp_path / "code.marshal"
     recorded = _run(tmp_path, "record", store)
-    assert recorded["count"] >= 8  # three classes: __init__, __repr__, __eq__, ordering, frozen setters, ...
+    assert recorded["exec"] >= 8  # three classes: __init__, __repr__, __eq__, ordering, frozen setters, ...
+    assert recorded["eval"] >= 1  # the forward reference
     served = _run(tmp_path, "use", store)
     plain = _run(tmp_path, "use", tmp_path / "absent.marshal")
-    assert served["known"] == recorded["count"] and plain["known"] == 0
+    assert served["known"] == recorded["exec"] + recorded["eval"] and plain["known"] == 0
     assert served["from_store"] == [True] and plain["from_store"] == [False]  # the methods' code came from the file
-    assert served["left"] is plain["left"] is False  # dataclasses is as it was after the block
+    assert served["refs"] == {**plain["refs"], "stored": True} and plain["refs"]["stored"] is False
+    assert served["left"] == plain["left"] == [False, False]  # both modules as they were after the block
     assert served["behaviour"] == plain["behaviour"]
     assert served["behaviour"][10] == "FrozenInstanceError"
     assert served["code"] == plain["code"]
 
 
 def test_a_file_from_another_python_or_unreadable_is_ignored(tmp_path: Path) -> None:
-    codes = {"x = 1\n": compile("x = 1\n", "<string>", "exec")}
+    stored = {"exec": {"x = 1\n": compile("x = 1\n", "<string>", "exec")}}
     other = tmp_path / "other.marshal"
-    other.write_bytes(marshal.dumps((("2.7.18", b"\x03\xf3\r\n"), codes)))
+    other.write_bytes(marshal.dumps((("2.7.18", b"\x03\xf3\r\n"), stored)))
     broken = tmp_path / "broken.marshal"
     broken.write_bytes(b"not marshal data")
     current = tmp_path / "current.marshal"
-    current.write_bytes(marshal.dumps((dataclass_code.STAMP, codes)))
-    assert dataclass_code.load(other) == dataclass_code.load(broken) == dataclass_code.load(tmp_path / "none") == {}
-    assert list(dataclass_code.load(current)) == ["x = 1\n"]
+    current.write_bytes(marshal.dumps((stored_code.STAMP, stored)))
+    assert stored_code.load(other) == stored_code.load(broken) == stored_code.load(tmp_path / "none") == {}
+    assert list(stored_code.load(current)["exec"]) == ["x = 1\n"]
+    with stored_code.installed(other) as known:
+        assert known == 0 and "exec" not in vars(dataclasses) and "compile" not in vars(typing)
 
 
 def test_a_text_not_stored_is_compiled_as_before(tmp_path: Path) -> None:
-    import dataclasses
-
     store = tmp_path / "one.marshal"
-    store.write_bytes(marshal.dumps((dataclass_code.STAMP, {"y = 2\n": compile("y = 2\n", "<string>", "exec")})))
-    with dataclass_code.installed(store) as known:
-        assert known == 1 and "exec" in vars(dataclasses)
+    store.write_bytes(marshal.dumps((stored_code.STAMP, {"exec": {"y = 2\n": compile("y = 2\n", "<string>", "exec")}})))
+    with stored_code.installed(store) as known:
+        assert known == 1 and "exec" in vars(dataclasses) and "compile" in vars(typing)
 
         @dataclasses.dataclass
         class Fresh:  # a text the store does not hold
             a: int
             b: str = "b"
 
-    assert "exec" not in vars(dataclasses)
+        ref = typing.ForwardRef("dict[str, int]")
+        with pytest.raises(SyntaxError):
+            typing.ForwardRef("not python (")
+
+    assert "exec" not in vars(dataclasses) and "compile" not in vars(typing)
     assert repr(Fresh(1)) == "test_a_text_not_stored_is_compiled_as_before.<locals>.Fresh(a=1, b='b')"
     assert Fresh(1) == Fresh(1, "b")
 
+    @dataclasses.dataclass
+    class Plain:
+        a: int
+        b: str = "b"
 
-def test_recording_refuses_to_stack(tmp_path: Path) -> None:
-    with dataclass_code.recording({}), pytest.raises(RuntimeError), dataclass_code.recording({}):
+    # compiled without this module's `from __future__ import annotations`, as dataclasses compiles it (with it,
+    # the annotations would be the names dataclasses gives the types, as strings)
+    assert Fresh.__init__.__annotations__ == Plain.__init__.__annotations__ == {"a": "int", "b": "str", "return": None}
+    assert typing._eval_type(ref, {}, {}) == dict[str, int]  # type: ignore[attr-defined]
+
+
+def test_hooks_do_not_stack(tmp_path: Path) -> None:
+    with stored_code.recording({}), pytest.raises(RuntimeError), stored_code.recording({}):
         pass
+    with stored_code.recording({}), stored_code.installed(tmp_path / "any") as known:
+        assert known == 0  # already served: left as it is
