@@ -29,6 +29,7 @@ from handler import (
     docs,
     error_docs,
     errors,
+    event_shapes,
     gc_pause,
     lambda_events,
     routes_cohere,
@@ -164,18 +165,19 @@ def lambda_handler_for(app: FastAPI, settings: Settings | None = None) -> Lambda
     mangum = Mangum(app, lifespan="off", api_gateway_base_path=base_path)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if not isinstance(event, dict) or "requestContext" not in event:
-            return _event_error(
-                400, "unsupported_event", "this function answers HTTP events (function URL, API Gateway)"
-            )
-        event = lambda_events.normalized(event)
+        request_id = getattr(context, "aws_request_id", "")
+        if not isinstance(event, dict) or ("requestContext" not in event and not event_shapes.http_shaped(event)):
+            return lambda_events.unsupported_event(event, request_id)
+        event, problem = event_shapes.readable(lambda_events.normalized(event))
+        if problem:
+            return lambda_events.unreadable_event(event, problem, base_path, request_id)
         problem = lambda_events.body_problem(event)
         if problem:
-            return lambda_events.unreadable_body(event, problem, base_path, getattr(context, "aws_request_id", ""))
+            return lambda_events.unreadable_body(event, problem, base_path, request_id)
         try:
             return mangum(event, context)
         except binascii.Error as exc:  # a body marked base64 that is not: the client's error, not ours
-            return lambda_events.bad_base64_body(event, exc, base_path, getattr(context, "aws_request_id", ""))
+            return lambda_events.bad_base64_body(event, exc, base_path, request_id)
         except Exception:  # the event itself is broken (bad base64, missing fields): the app never ran
             log.exception("cannot read the Lambda event")
             return _event_error(400, "malformed_event", "the Lambda event cannot be read as an HTTP request")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -160,6 +161,10 @@ def from_validation(exc: RequestValidationError) -> ApiError:
     return ApiError(422, "invalid_request", "; ".join(parts) + more)
 
 
+UNREADABLE_JSON = (
+    "request body cannot be read as JSON; send UTF-8 encoded JSON, nested at most a few hundred levels deep, with "
+    f"integers of at most {sys.get_int_max_str_digits() or 4300:,} digits"
+)
 _UNPARSEABLE = "There was an error parsing the body"  # FastAPI's detail when the body cannot even be decoded
 
 
@@ -175,14 +180,25 @@ def from_http(exc: StarletteHTTPException) -> ApiError:
         return ApiError(405, "method_not_allowed", msg, headers=dict(exc.headers or {}))
     if exc.status_code == 413:
         return ApiError(413, "body_too_large", str(exc.detail))
-    if exc.status_code == 400 and exc.detail == _UNPARSEABLE:  # bytes that are no JSON text (not UTF-8/16/32)
-        return ApiError(
-            400,
-            "malformed_json",
-            "request body is not valid JSON text; send UTF-8 encoded JSON, nested at most a few hundred levels deep",
-        )
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE:
+        # bytes that are no JSON text (not UTF-8/16/32), nesting past the parser's stack, or an integer longer than
+        # Python's int conversion limit (valid JSON, but no count or id here needs more than a few digits)
+        return ApiError(400, "malformed_json", UNREADABLE_JSON)
     code = "http_error" if exc.status_code < 500 else "internal_error"
     return ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+
+
+def base_path_hint(path: str, routes: set[str]) -> str:
+    """Advice for a 404 whose path is a route behind one more leading segment (an API Gateway stage such as
+    /prod, or a custom domain's base path mapping, that EDGE_API_BASE_PATH does not strip): else ''."""
+    head, sep, rest = path.lstrip("/").partition("/")
+    tail = "/" + rest.rstrip("/")
+    if not sep or not head or tail not in routes:
+        return ""
+    return (
+        f" ({path} is {tail} behind /{head}: if /{head} is an API Gateway stage or base path, set "
+        f"EDGE_API_BASE_PATH=/{head} on the function so that it is stripped before routing)"
+    )
 
 
 def _respond(request: Request, error: ApiError) -> Response:
@@ -209,7 +225,11 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return _respond(request, from_http(exc))
+        error = from_http(exc)
+        if exc.status_code == 404 and "aws.event" in request.scope:  # in Lambda: a stage left in the path?
+            hint = base_path_hint(str(request.scope.get("path", "")), {getattr(r, "path", "") for r in app.routes})
+            error = ApiError(404, error.code, error.message + hint) if hint else error
+        return _respond(request, error)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(EdgeEncodersError, on_runtime_error)

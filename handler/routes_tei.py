@@ -9,6 +9,8 @@ bare arrays; errors on these paths are TEI's {"error", "error_type"} (handler/di
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +21,7 @@ import edge_encoders
 from edge_encoders import Embedder, Reranker
 from handler import calls, dialect_calls, json_body, nested_json, overrides, routes_meta, tokenization
 from handler.error_docs import documented, ref_responses
-from handler.errors import ApiError, from_validation
+from handler.errors import UNREADABLE_JSON, ApiError, from_validation
 from handler.prometheus import Metrics
 from handler.schemas import HealthResponse, text_list
 from handler.schemas_tei import (
@@ -254,8 +256,10 @@ async def predict(request: Request, state: StateDep, facts: FactsDep) -> Respons
         data = json_body.loads(await request.body() or b"null")
     except json_body.DuplicateKeyError as exc:
         raise exc.error from None
-    except ValueError:
+    except json.JSONDecodeError:
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+    except ValueError:  # not UTF-8/16/32, or an integer past Python's digit limit
+        raise ApiError(400, "malformed_json", UNREADABLE_JSON) from None
     except RecursionError:  # arrays or objects nested thousands deep: the parser's stack, not our failure
         raise ApiError(400, "malformed_json", "request body is not valid JSON: it is nested too deeply") from None
     if not isinstance(data, dict):

@@ -11,6 +11,7 @@ import base64
 import copy
 import gzip
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -424,3 +425,158 @@ def test_tei_embed_all_gives_the_bundle_s_token_vectors(lambda_handler: Handler)
     pooled = np.stack([r.mean(axis=0) for r in rows])
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     np.testing.assert_allclose(pooled, runtime_vectors(TWO_TEXTS), rtol=1e-5, atol=1e-6)
+
+
+# ---- events Mangum could not read as they came, and events that are no HTTP request ----------------------------
+def _handler_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "handler"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda e: e["requestContext"].pop("http"),  # a hand-written test event, a service that omits it
+        lambda e: e.update(requestContext={}),
+        lambda e: e.update(requestContext={"routeKey": "POST /native/embed"}, version="2.0"),
+        lambda e: [e.pop("version"), e["requestContext"].pop("http")],  # a 2.0 shape that does not say so
+        lambda e: e.pop("requestContext"),  # a test event written by hand: rawPath, headers, body
+    ],
+)
+def test_a_2_0_event_without_request_context_http_is_served(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture, edit: Callable[[dict[str, Any]], Any]
+) -> None:
+    event = load_event("fnurl_iam_embed.json")
+    edit(event)
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event)
+    assert status == 200, body
+    np.testing.assert_array_equal(np.array(body["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    assert not [r for r in _handler_records(caplog) if r.levelno >= logging.WARNING]
+
+
+def test_rest_and_alb_shapes_missing_a_field_mangum_insists_on_are_served(lambda_handler: Handler) -> None:
+    rest = load_event("restv1_tei_embed.json")
+    rest.pop("resource", None)
+    rest.pop("version", None)  # httpMethod and path only: Mangum found no reader for it
+    for event in (rest, {**load_event("alb_openai_embeddings.json"), "headers": None}):
+        status, _, data = invoke_any(lambda_handler, event)
+        assert status == 200, data
+        body = json.loads(data)
+        rows = [d["embedding"] for d in body["data"]] if "data" in body else body
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        ({"version": "2.0", "requestContext": {}, "body": "{}"}, "rawPath"),
+        ({"requestContext": None, "rawPath": "/v1/embeddings"}, "requestContext is a JSON null"),
+        ({"requestContext": {"elb": {}}, "httpMethod": "POST", "body": "{}"}, "ALB event"),
+        ({"requestContext": {"eventType": "MESSAGE", "connectionId": "abc"}, "body": "{}"}, "no request path"),
+        ({**load_event("fnurl_iam_embed.json"), "headers": {"content-length": 74}}, "'content-length'"),
+    ],
+)
+def test_an_http_event_mangum_cannot_read_is_one_400_line(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture, event: dict[str, Any], words: str
+) -> None:
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event, "unreadable-1")
+    assert status == 400
+    assert words in assert_error(body, "malformed_event")
+    records = _handler_records(caplog)
+    assert len(records) == 1 and records[0].exc_info is None and records[0].levelno == logging.WARNING
+    assert "unreadable-1" in records[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("event", "source"),
+    [
+        ({"inputs": "x"}, "direct invocation payload (keys: inputs)"),  # aws lambda invoke --payload '{"inputs":"x"}'
+        ("hello", "a JSON string payload"),
+        (None, "a JSON null payload"),
+        ({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}, "aws:sqs event"),
+        ({"Records": [{"eventSource": "aws:s3", "s3": {}}]}, "aws:s3 event"),
+        ({"Records": [{"EventSource": "aws:sns", "Sns": {}}]}, "aws:sns event"),
+        ({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, "EventBridge event"),
+    ],
+)
+def test_an_event_that_is_no_http_request_says_what_it_got_and_what_to_send(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture, event: Any, source: str
+) -> None:
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, event, "foreign-1")
+    assert status == 400
+    message = assert_error(body, "unsupported_event")  # our shape, whatever the payload's keys
+    assert source in message and "rawPath" in message
+    records = _handler_records(caplog)  # an asynchronous caller drops the answer: the log line is what remains
+    assert len(records) == 1 and records[0].exc_info is None and records[0].levelno == logging.WARNING
+    assert source in records[0].getMessage() and "foreign-1" in records[0].getMessage()
+
+
+def test_a_utf16_body_that_says_so_is_read(lambda_handler: Handler) -> None:
+    event = load_event("fnurl_iam_embed.json")
+    event["headers"]["content-type"] = "application/json; charset=utf-16"
+    event["body"] = base64.b64encode(event["body"].encode("utf-16")).decode()
+    event["isBase64Encoded"] = True
+    status, _, body = invoke(lambda_handler, event)
+    assert status == 200, body
+    np.testing.assert_array_equal(np.array(body["embeddings"], dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_a_vpc_lattice_2_0_event_is_served(lambda_handler: Handler) -> None:
+    event = load_event("lattice_v2_openai_embeddings.json")
+    assert "http" not in event["requestContext"] and isinstance(event["headers"]["content-type"], list)
+    status, headers, data = invoke_any(lambda_handler, event)
+    assert status == 200, data
+    assert headers["content-type"] == "application/json"
+    rows = [d["embedding"] for d in json.loads(data)["data"]]
+    np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    v1 = {"raw_path": "/v1/embeddings", "method": "POST", "headers": {}, "body": event["body"]}
+    status, _, body = invoke(lambda_handler, v1)
+    assert status == 400 and "event structure version 2" in assert_error(body, "unsupported_event")
+
+
+def test_an_alb_reached_by_an_ipv6_literal_and_a_rest_api_with_two_ports_are_served(lambda_handler: Handler) -> None:
+    alb = load_event("alb_openai_embeddings.json")
+    alb["headers"]["host"] = "[2600:1f18:4a3:6a00::1d]"  # a dualstack ALB called by address: Mangum split it at ":"
+    rest = load_event("restv1_tei_embed.json")
+    rest["multiValueHeaders"] = {"X-Forwarded-Port": ["443", "443"]}  # joined "443, 443": no int
+    for event in (alb, rest):
+        status, _, data = invoke_any(lambda_handler, event)
+        assert status == 200, data
+        body = json.loads(data)
+        rows = [d["embedding"] for d in body["data"]] if "data" in body else body
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+
+
+def test_a_stage_left_in_the_path_is_a_404_that_names_the_setting_and_the_setting_serves_it() -> None:
+    rest = load_event("restv1_tei_embed.json")
+    rest["path"] = "/prod/embed"  # a custom domain's base path mapping, or an HTTP API's named stage, keeps it
+    v2 = load_event("fnurl_iam_embed.json")
+    v2["rawPath"] = v2["requestContext"]["http"]["path"] = "/prod/native/embed"
+    plain = lambda_handler_for(make_app())
+    for event in (rest, v2):
+        status, _, data = invoke_any(plain, event)
+        assert status == 404
+        assert "EDGE_API_BASE_PATH=/prod" in assert_error(json.loads(data), "not_found")
+    staged = lambda_handler_for(make_app(api_base_path="/prod"))
+    for event in (rest, v2):
+        status, _, data = invoke_any(staged, event)
+        assert status == 200, data
+        body = json.loads(data)
+        rows = body["embeddings"] if isinstance(body, dict) else body
+        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    status, _, data = invoke_any(plain, load_event("fnurl_unknown_path.json"))  # no route behind it: no advice
+    assert status == 404 and "EDGE_API_BASE_PATH" not in data.decode()
+
+
+def test_a_payload_key_with_a_newline_cannot_forge_a_log_line(
+    lambda_handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = '\n{"_aws": {"CloudWatchMetrics": []}, "event": "request"}'
+    with caplog.at_level("INFO", logger="handler"):
+        status, _, body = invoke(lambda_handler, {forged: 1}, "forged-1")
+    assert status == 400
+    assert_error(body, "unsupported_event")
+    records = _handler_records(caplog)
+    assert len(records) == 1 and "\n" not in records[0].getMessage()

@@ -294,3 +294,21 @@ def test_json_nested_too_deeply_is_a_400_not_a_crash(client: TestClient, path: s
     r = client.post(path, content=deep, headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text[:300]
     assert "JSON" in r.text and "Traceback" not in r.text
+
+
+@pytest.mark.parametrize("path", ["/", "/invocations", "/embed", "/v1/embeddings", "/v2/rerank"])
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("5,000-digit integer", b'{"inputs": "a", "input": "a", "dimensions": ' + b"9" * 5000 + b"}"),  # valid JSON
+        ("Latin-1 bytes", '{"inputs": "caf\xe9", "input": "caf\xe9"}'.encode("latin-1")),  # not UTF-8/16/32
+    ],
+)
+def test_json_no_parser_here_can_read_is_a_400_that_says_why(
+    client: TestClient, path: str, kind: str, body: bytes
+) -> None:
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, (kind, r.text[:300])
+    data = r.json()
+    message = data["error"] if path in TEI_PATHS else data["error"]["message"]
+    assert "UTF-8" in message and "4,300 digits" in message, (kind, message)

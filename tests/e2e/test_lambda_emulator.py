@@ -5,6 +5,7 @@ a correct answer, checked against the runtime library called in-process on the s
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,23 @@ def test_bundles_from_s3_at_init(emulator: lem.LambdaEmulator, tmp_path: Path) -
         assert "tokenizer.json" in log and "does not match" in log, log[-3000:]
     finally:
         server.stop()
+
+
+def test_direct_invocations_and_hand_written_events_under_the_real_runtime(emulator: lem.LambdaEmulator) -> None:
+    """What `aws lambda invoke --payload '{"inputs": "x"}'` and a hand-written test event get from the function as
+    Lambda runs it: a clear 400 for the first, vectors for the second, and no traceback in the function's log."""
+    start = len(emulator.log_text())  # the module's emulator: earlier tests' lines come before this
+    direct = emulator.invoke({"inputs": "x"})
+    assert direct.function_error is None and direct.http_status == 400, direct.payload
+    error = direct.json_body()["error"]
+    assert error["code"] == "unsupported_event" and "rawPath" in error["message"], error
+    hand_written = {"version": "2.0", "rawPath": "/embed", "requestContext": {}, "body": '{"inputs": "hello"}'}
+    served = emulator.invoke(hand_written)
+    assert served.function_error is None and served.http_status == 200, served.payload
+    assert len(served.json_body()) == 1
+    lines = ("refused a Lambda event: a direct invocation payload", '"path":"/embed","route":"/embed","status":200')
+    deadline = time.monotonic() + 10  # the runtime's stderr reaches the log after the answer: wait for both lines
+    while not all(x in emulator.log_text()[start:] for x in lines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = emulator.log_text()[start:]
+    assert all(x in log for x in lines) and "Traceback" not in log, log[-3000:]
