@@ -15,7 +15,7 @@ from edge_encoders.precision import Precision
 EncodingFormat = Literal["float", "base64"]
 
 # The config of the bodies the routes only send: each is built the first time one is made (a request to its
-# route), not when this module is imported at every cold start (handler.sent_bodies builds them for a server).
+# route), not when this module is imported at every cold start (handler.sent_bodies builds them for uvicorn).
 SENT = ConfigDict(defer_build=True)
 
 

@@ -1,9 +1,10 @@
 """The response bodies whose pydantic build waits for their first use (`SENT` in handler.schemas), built now.
 
 Why: at a Lambda cold start no model is built that the INIT does not need: the first request builds the few its
-route sends (a fraction of a millisecond each), and a Lambda process serves one request at a time. A threaded
-server (handler.serve: uvicorn runs the routes in a thread pool) builds them all at start-up instead, as before:
-pydantic before 2.14 does not lock a deferred model's build, and two first requests at once could race on it.
+route sends (a fraction of a millisecond each), and a Lambda process serves one request at a time. An ASGI
+server (uvicorn runs the routes in a thread pool) builds them all at start-up instead, as before, when it asks
+handler.app for `app`: pydantic before 2.14 does not lock a deferred model's build, and two first requests at
+once could race on it.
 """
 
 from __future__ import annotations

@@ -116,9 +116,6 @@ def main(argv: list[str] | None = None) -> None:
     memory.limit_arenas(settings.malloc_arenas)
     with gc_pause.paused():  # the app's imports (uvicorn finds the module loaded); its build pauses it itself
         importlib.import_module("handler.app")
-        from handler import sent_bodies  # imported with the app, above
-
-        sent_bodies.build()  # before the thread pool serves its first requests (see handler.sent_bodies)
     uvicorn.Server(config(args.host, args.port, settings)).run()
 
 

@@ -1,5 +1,5 @@
 """The bodies the routes only send are built at their first use, not at import (handler.schemas' SENT), and
-handler.sent_bodies builds them all for the threaded server before it serves.
+handler.sent_bodies builds them all when an ASGI server (uvicorn's thread pool) asks handler.app for `app`.
 
 Import state is checked in a fresh interpreter: this pytest process has long built them.
 """
@@ -7,15 +7,16 @@ Import state is checked in a fresh interpreter: this pytest process has long bui
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+from helpers.toy_handler import bundle_paths
 from pydantic import RootModel, ValidationError
 
-from handler import schemas_tei, sent_bodies, serve
+from handler import schemas_tei
 from handler.schemas import EmbedResponse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,23 +64,31 @@ def test_sent_bodies_wait_for_their_first_use() -> None:
     assert found["built"] == len(before) - 2 and found["left"] == 0
 
 
-def test_the_server_builds_them_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
+SERVER = """
+import json
+import handler.app
+from handler import sent_bodies
+deferred = len(sent_bodies.deferred())
+handler.app.handler  # what the Lambda runtime asks for: they wait for their first use
+after_handler = len(sent_bodies.deferred())
+handler.app.app  # what uvicorn asks for before it serves from its thread pool
+print("PROBE" + json.dumps([deferred, after_handler, len(sent_bodies.deferred())]))
+"""
 
-    class FakeServer:
-        def __init__(self, config: Any) -> None:
-            calls.append("server")
 
-        def run(self) -> None:
-            calls.append("run")
-
-    monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
-    monkeypatch.setattr(serve.memory, "limit_arenas", lambda arenas: None)
-    monkeypatch.setattr(sent_bodies, "build", lambda: calls.append("build") or 0)
-    for name in ("PORT", "EDGE_SERVER_HOST", "EDGE_SERVER_SHUTDOWN_GRACE_S"):
-        monkeypatch.delenv(name, raising=False)
-    serve.main([])
-    assert calls == ["build", "server", "run"]
+def test_an_asgi_server_gets_them_built() -> None:
+    embed, rerank = bundle_paths()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EDGE_")},
+        "EDGE_EMBED_BUNDLE": str(embed),
+        "EDGE_RERANK_BUNDLE": str(rerank),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", SERVER], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    deferred, after_handler, after_app = json.loads(proc.stdout.split("PROBE", 1)[1])
+    assert deferred == after_handler >= 25 and after_app == 0
 
 
 ROOT_SAMPLES: list[Any] = [
