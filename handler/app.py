@@ -39,6 +39,7 @@ from handler import (
     routes_ready,
     routes_rerank,
     routes_tei,
+    sent_bodies,
 )
 from handler.auth import load_api_key
 from handler.dialects import DialectMiddleware
@@ -244,6 +245,10 @@ def _build_default() -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("app", "handler"):
+    if name == "app":  # asked by an ASGI server (uvicorn: a thread pool), so the sent bodies are built now
+        built = _build_default()
+        sent_bodies.build()  # see handler.sent_bodies; Lambda asks for `handler` and builds them at first use
+        return built[name]
+    if name == "handler":
         return _build_default()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

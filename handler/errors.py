@@ -32,6 +32,7 @@ from edge_encoders.errors import (
     UnboundedInputError,
 )
 from handler.error_docs import ref_responses
+from handler.schemas import SENT
 
 log = logging.getLogger("handler")
 
@@ -87,6 +88,8 @@ class BodyRefused(StarletteHTTPException):
 
 
 class ErrorDetail(BaseModel):
+    model_config = SENT
+
     message: str
     type: str
     code: str
@@ -94,6 +97,8 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     """The one error shape (documented on every route)."""
+
+    model_config = SENT
 
     error: ErrorDetail
 

@@ -2,8 +2,10 @@
 `handler.app.handler`, built with less work in the INIT phase, and a log line saying where the INIT went.
 
 What it leaves out: OpenBLAS's spinning thread pool and onnxruntime's telemetry (see below), pydantic.v1,
-building FastAPI's OpenAPI models before they are used, and the garbage collector's scans of what the INIT
-allocates (handler.gc_pause: paused during the imports and the build, then those objects frozen).
+building FastAPI's OpenAPI models (and its form limits' validator) before they are used, the garbage
+collector's scans of what the INIT allocates (handler.gc_pause: paused during the imports and the build, then
+those objects frozen), and compiling the methods `dataclasses` generates and the forward references `typing`
+makes during the imports (in the image: handler.stored_code, compiled at its build).
 
 FastAPI checks every route's models against pydantic.v1 (for a migration error message) and that first check
 imports the whole legacy pydantic.v1 package (measured in the image: 15 ms of CPU, 35 ms of wall time on a
@@ -39,6 +41,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 # Before numpy loads OpenBLAS: its default pool (a thread per CPU) spins after numpy's import, taking CPU the
@@ -69,7 +72,7 @@ def _import_fastapi_deferring_its_models() -> None:
     pydantic then resolves the same references from the same module. Every other rebuild (pydantic's own,
     for a deferred model that is used during the import) runs as usual.
     """
-    from pydantic import BaseModel
+    from pydantic import BaseModel, TypeAdapter
 
     if "fastapi" in sys.modules or "defer_build" in BaseModel.model_config:
         return
@@ -81,23 +84,46 @@ def _import_fastapi_deferring_its_models() -> None:
         result: bool | None = rebuild.__func__(cls, *args, **kwargs)
         return result
 
+    defer = TypeAdapter.__dict__.get("_defer_build")
     BaseModel.model_config["defer_build"] = True
     BaseModel.model_rebuild = classmethod(rebuild_unless_openapi_models)  # type: ignore[assignment,method-assign]
+    if isinstance(defer, property):  # pydantic's own switch (2.10 and later); without it adapters build as usual
+        TypeAdapter._defer_build = property(_fastapis_deferred(defer))  # type: ignore[method-assign,assignment]
     try:
         import fastapi  # noqa: F401
     finally:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
         del BaseModel.model_config["defer_build"]
+        if isinstance(defer, property):
+            TypeAdapter._defer_build = defer  # type: ignore[method-assign,assignment]
+
+
+def _fastapis_deferred(defer: property) -> Callable[[Any], bool]:
+    """TypeAdapter's `_defer_build` answering yes for an adapter a FastAPI module creates: FastAPI 0.165 builds
+    one at import (`fastapi._form_limits`, the form limits' validator: about 7 ms of CPU) that only a `form_limits`
+    setting uses, which this app never gives. Deferred, it is built if and when it first validates."""
+
+    def deferred(adapter: Any) -> bool:
+        if str(getattr(adapter, "_module_name", "")).split(".")[0] == "fastapi":
+            return True
+        return bool(defer.fget(adapter))  # type: ignore[misc]
+
+    return deferred
 
 
 OPENAPI_MODELS = "fastapi.openapi.models"
 
 
+from handler import stored_code  # noqa: E402  # its own import and file load count as imports
+
 try:
-    if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
-        sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
-    _import_fastapi_deferring_its_models()
-    from handler import app as _app  # after the lines above, which must precede FastAPI's import
+    # what dataclasses and typing compile from text while these imports run, compiled at the image's build
+    # (where it wrote the file; elsewhere nothing changes): handler.stored_code
+    with stored_code.installed():
+        if "pydantic.v1" not in sys.modules:  # already loaded by someone else: nothing to save, leave it usable
+            sys.modules["pydantic.v1"] = None  # type: ignore[assignment]  # an import of it raises ImportError
+        _import_fastapi_deferring_its_models()
+        from handler import app as _app  # after the lines above, which must precede FastAPI's import
 except BaseException:
     gc_pause.resume(_GC_WAS_ON, freeze=False)  # whatever failed, the collector is back on
     raise

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from edge_encoders.families import EMBED
 from edge_encoders.precision import Precision, quantize
 from handler import calls, dialect_calls, overrides
+from handler.error_docs import documented
 from handler.errors import ApiError, error_responses
 from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model
@@ -118,14 +119,16 @@ def _embed(
     return CohereByTypeResponse(id=request_id, embeddings=embeddings, texts=texts, meta=meta)  # type: ignore[arg-type]
 
 
-@router.post("/v1/embed", response_model=CohereFloatsResponse | CohereByTypeResponse, responses=ERRORS)
+@router.post("/v1/embed", responses=ERRORS)
+@documented(CohereFloatsResponse | CohereByTypeResponse)
 def embed_v1(body: CohereEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v1 embed: floats by default, one array per type when embedding_types is given."""
     out = _embed(body, state, facts, "1")
     return calls.render(state, out, len(out.texts), "texts")
 
 
-@router.post("/v2/embed", response_model=CohereByTypeResponse, responses=ERRORS)
+@router.post("/v2/embed", responses=ERRORS)
+@documented(CohereByTypeResponse)
 def embed_v2(body: CohereEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v2 embed: always by type (float unless embedding_types says otherwise)."""
     out = _embed(body, state, facts, "2")

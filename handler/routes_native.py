@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from handler import calls, overrides
+from handler.error_docs import documented
 from handler.errors import error_responses
 from handler.json_body import StrictJsonRoute
 from handler.schemas import (
@@ -27,7 +28,8 @@ router = APIRouter(tags=["native"], dependency_overrides_provider=overrides.PROV
 ERRORS = error_responses(400, 401, 403, 404, 413, 422, 500, 503)
 
 
-@router.post("/native/embed", response_model=EmbedResponse, responses=ERRORS)
+@router.post("/native/embed", responses=ERRORS)
+@documented(EmbedResponse)
 def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embed one text or a list of texts."""
     texts = text_list(body.inputs)
@@ -55,7 +57,8 @@ def embed(body: EmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     return calls.render(state, out, len(texts), "inputs", hint)
 
 
-@router.post("/native/rerank", response_model=RerankResponse, responses=ERRORS)
+@router.post("/native/rerank", responses=ERRORS)
+@documented(RerankResponse)
 def rerank(body: RerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Score texts against a query with the cross-encoder; results best first."""
     result = calls.rerank(

@@ -16,6 +16,7 @@ from edge_encoders import Manifest
 from edge_encoders.families import EMBED, FAMILIES
 from edge_encoders.precision import Precision
 from handler import calls, dialect_calls, overrides
+from handler.error_docs import documented
 from handler.errors import ApiError, error_responses
 from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model, served_names
@@ -86,14 +87,13 @@ def _texts(value: str | list[str] | list[int] | list[list[int]] | list[TextDocum
 
 @router.post(
     "/v1/embeddings",
-    response_model=OpenAIEmbeddingResponse,
     responses=error_responses(400, 401, 404, 413, 422, 500, 503),
 )
 @router.post(  # TEI serves OpenAI's route without the /v1 prefix too
     "/embeddings",
-    response_model=OpenAIEmbeddingResponse,
     responses=error_responses(400, 401, 404, 413, 422, 500, 503),
 )
+@documented(OpenAIEmbeddingResponse)
 def create_embeddings(body: OpenAIEmbeddingRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings in OpenAI's shape; `encoding_format=base64` is little-endian float32, as openai-python expects."""
     model = check_model(state, EMBED, body.model)

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from edge_encoders.families import RERANK
 from handler import calls, overrides
+from handler.error_docs import documented
 from handler.errors import ApiError, error_responses
 from handler.json_body import StrictJsonRoute
 from handler.model_names import check_model
@@ -119,13 +120,15 @@ def _as_sent(document: str | dict[str, Any]) -> dict[str, Any]:
     return {"text": document} if isinstance(document, str) else document
 
 
-@router.post("/v1/rerank", response_model=CompatRerankResponse, responses=ERRORS)
+@router.post("/v1/rerank", responses=ERRORS)
+@documented(CompatRerankResponse)
 def rerank_v1(body: CompatRerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Jina and Cohere v1: documents ranked by relevance to the query, best first, with their text by default."""
     return _rerank(body, state, facts, return_default=True)
 
 
-@router.post("/v2/rerank", response_model=CompatRerankResponse, responses=ERRORS)
+@router.post("/v2/rerank", responses=ERRORS)
+@documented(CompatRerankResponse)
 def rerank_v2(body: CompatRerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cohere v2: documents ranked by relevance to the query, best first."""
     return _rerank(body, state, facts, return_default=False)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 import edge_encoders
 from edge_encoders import Embedder, Reranker
 from handler import calls, dialect_calls, json_body, nested_json, overrides, routes_meta, tokenization
-from handler.error_docs import ref_responses
+from handler.error_docs import documented, ref_responses
 from handler.errors import UNREADABLE_JSON, ApiError, from_validation
 from handler.prometheus import Metrics
 from handler.schemas import HealthResponse, text_list
@@ -142,7 +142,8 @@ def _truncate(state: AppState, value: bool | None) -> bool:
     return state.settings.auto_truncate if value is None else value
 
 
-@router.post("/embed", response_model=TeiEmbedResponse, responses=ERRORS)
+@router.post("/embed", responses=ERRORS)
+@documented(TeiEmbedResponse)
 def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     """Embeddings as TEI returns them: [[float, ...], ...]."""
     body = with_parameters(body)
@@ -162,7 +163,8 @@ def embed(body: TeiEmbedRequest, state: StateDep, facts: FactsDep) -> Response:
     return calls.render(state, out, len(texts), "inputs")
 
 
-@router.post("/embed_all", response_model=TeiEmbedAllResponse, responses=ERRORS)
+@router.post("/embed_all", responses=ERRORS)
+@documented(TeiEmbedAllResponse)
 def embed_all(body: TeiEmbedAllRequest, state: StateDep, facts: FactsDep) -> Response:
     """Every token's vector before pooling, as TEI's /embed_all: [[[float, ...] per token] per input], special
     (and prompt) tokens included, not normalized. Tokens per call are also bounded by the response limit."""
@@ -185,7 +187,8 @@ def embed_all(body: TeiEmbedAllRequest, state: StateDep, facts: FactsDep) -> Res
     return nested_json.render_token_vectors(state, result.rows, "inputs")
 
 
-@router.post("/rerank", response_model=TeiRerankResponse, responses=ERRORS)
+@router.post("/rerank", responses=ERRORS)
+@documented(TeiRerankResponse)
 def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response:
     """Texts scored against the query, best first: [{index, score, text?}, ...]."""
     if body.query == "":  # TEI refuses a pair only when both of its texts are empty
@@ -209,7 +212,8 @@ def rerank(body: TeiRerankRequest, state: StateDep, facts: FactsDep) -> Response
     return calls.render(state, out, len(body.texts), "texts")
 
 
-@router.post("/similarity", response_model=SimilarityResponse, responses=ERRORS)
+@router.post("/similarity", responses=ERRORS)
+@documented(SimilarityResponse)
 def similarity(body: SimilarityRequest, state: StateDep, facts: FactsDep) -> Response:
     """Cosine similarity of each sentence to the source sentence (what TEI's sentence-similarity task returns)."""
     sentences = body.inputs.sentences
@@ -286,7 +290,8 @@ def _tokenizer_model(state: AppState) -> Embedder | Reranker:
     return state.models.require_reranker()
 
 
-@router.post("/tokenize", response_model=TokenizeResponse, responses=ERRORS)
+@router.post("/tokenize", responses=ERRORS)
+@documented(TokenizeResponse)
 def tokenize(body: TokenizeRequest, state: StateDep) -> Response:
     """The model's tokens of each input: [[{id, text, special, start, stop}, ...], ...]."""
     texts = refuse_empty_strings(text_list(body.inputs), "inputs", single=isinstance(body.inputs, str))
@@ -329,7 +334,8 @@ def _check_scan_chars(state: AppState, lengths: list[int], *, single: bool) -> N
             )
 
 
-@router.post("/decode", response_model=DecodeResponse, responses=ERRORS)
+@router.post("/decode", responses=ERRORS)
+@documented(DecodeResponse)
 def decode(body: DecodeRequest, state: StateDep) -> Response:
     """Token ids back to text, one string per id list."""
     batches: list[list[int]] = (
@@ -360,7 +366,8 @@ def _check_batch(state: AppState, count: int, field: str) -> None:
         )
 
 
-@router.get("/info", response_model=TeiInfo, responses=ERRORS)
+@router.get("/info", responses=ERRORS)
+@documented(TeiInfo)
 async def info(state: StateDep) -> Response:
     """TEI's /info for the embedding model (the reranker when it is the only model). Ours: /native/info."""
     model = _tokenizer_model(state)

@@ -14,6 +14,10 @@ from edge_encoders.precision import Precision
 
 EncodingFormat = Literal["float", "base64"]
 
+# The config of the bodies the routes only send: each is built the first time one is made (a request to its
+# route), not when this module is imported at every cold start (handler.sent_bodies builds them for uvicorn).
+SENT = ConfigDict(defer_build=True)
+
 
 def _not_a_bool(value: Any) -> Any:
     if isinstance(value, bool):  # pydantic would read true as 1: `dimensions: true` gave 1-dimensional vectors
@@ -45,11 +49,15 @@ class EmbedRequest(BaseModel):
 
 
 class Usage(BaseModel):
+    model_config = SENT
+
     prompt_tokens: int
     total_tokens: int
 
 
 class EmbedResponse(BaseModel):
+    model_config = SENT
+
     model: str
     dimensions: int
     precision: Precision
@@ -68,12 +76,16 @@ class RerankRequest(BaseModel):
 
 
 class RerankItem(BaseModel):
+    model_config = SENT
+
     index: int
     score: float
     text: str | None = None
 
 
 class RerankResponse(BaseModel):
+    model_config = SENT
+
     model: str
     results: list[RerankItem]
     usage: Usage
@@ -122,12 +134,16 @@ class OpenAIModelList(BaseModel):
 
 
 class OpenAIEmbedding(BaseModel):
+    model_config = SENT
+
     object: Literal["embedding"] = "embedding"
     index: int
     embedding: list[float] | list[int] | str
 
 
 class OpenAIEmbeddingResponse(BaseModel):
+    model_config = SENT
+
     object: Literal["list"] = "list"
     data: list[OpenAIEmbedding]
     model: str
@@ -155,30 +171,42 @@ class CompatRerankRequest(BaseModel):
 
 
 class CompatRerankResult(BaseModel):
+    model_config = SENT
+
     index: int
     relevance_score: float
     document: dict[str, Any] | None = None
 
 
 class CompatUsage(BaseModel):
+    model_config = SENT
+
     total_tokens: int
 
 
 class BilledUnits(BaseModel):
+    model_config = SENT
+
     search_units: int
     input_tokens: int
 
 
 class ApiVersion(BaseModel):
+    model_config = SENT
+
     version: str = "2"
 
 
 class CompatMeta(BaseModel):
+    model_config = SENT
+
     api_version: ApiVersion = Field(default_factory=ApiVersion)
     billed_units: BilledUnits
 
 
 class CompatRerankResponse(BaseModel):
+    model_config = SENT
+
     id: str
     model: str
     results: list[CompatRerankResult]

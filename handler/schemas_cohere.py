@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from handler.schemas import Count
+from handler.schemas import SENT, Count
 
 CohereEmbeddingType = Literal["float", "int8", "uint8", "binary", "ubinary", "base64"]
 CohereTruncate = Literal["NONE", "START", "END"]
@@ -42,20 +42,28 @@ class CohereEmbedRequest(BaseModel):
 
 
 class CohereApiVersion(BaseModel):
+    model_config = SENT
+
     version: str
 
 
 class CohereBilledUnits(BaseModel):
+    model_config = SENT
+
     input_tokens: int
 
 
 class CohereMeta(BaseModel):
+    model_config = SENT
+
     api_version: CohereApiVersion
     billed_units: CohereBilledUnits
 
 
 class CohereFloatsResponse(BaseModel):
     """v1 without embedding_types."""
+
+    model_config = SENT
 
     response_type: Literal["embeddings_floats"] = "embeddings_floats"
     id: str
@@ -66,6 +74,8 @@ class CohereFloatsResponse(BaseModel):
 
 class CohereByTypeResponse(BaseModel):
     """v2, and v1 with embedding_types: one array per requested type."""
+
+    model_config = SENT
 
     response_type: Literal["embeddings_by_type"] = "embeddings_by_type"
     id: str

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, StrictInt
 
-from handler.schemas import Count
+from handler.schemas import SENT, Count
 
 TEI_VERSION = "1.9.3"
 
@@ -19,6 +19,9 @@ Direction = Literal["Left", "Right", "left", "right"]
 # TEI's EmbeddingInput: a text, token ids, or a batch of texts and id lists (mixed, as TEI takes them); the ids
 # are checked and decoded by the route. Strict: [true] is not a token id.
 TeiInput = str | list[str] | list[StrictInt] | list[list[StrictInt]] | list[str | list[StrictInt]]
+# The bare-array responses below are `RootModel[Any]` with their `root` declared: the same model, schema and
+# validation as `RootModel[<root type>]`, without pydantic building a parametrized RootModel class for each at
+# import (the one `RootModel[Any]` is shared).
 
 
 class TeiEmbedRequest(BaseModel):
@@ -35,8 +38,11 @@ class TeiEmbedRequest(BaseModel):
     )
 
 
-class TeiEmbedResponse(RootModel[list[list[float]]]):
+class TeiEmbedResponse(RootModel[Any]):
     """[[float, ...], ...]: one vector per input, in input order."""
+
+    model_config = SENT
+    root: list[list[float]]
 
 
 class TeiEmbedAllRequest(BaseModel):
@@ -47,8 +53,11 @@ class TeiEmbedAllRequest(BaseModel):
     normalize: bool | None = Field(None, description="Not TEI's: token vectors are never normalized (true: 422).")
 
 
-class TeiEmbedAllResponse(RootModel[list[list[list[float]]]]):
+class TeiEmbedAllResponse(RootModel[Any]):
     """[[[float, ...] per token] per input]: the model's token vectors before pooling, special tokens included."""
+
+    model_config = SENT
+    root: list[list[list[float]]]
 
 
 class TeiRerankRequest(BaseModel):
@@ -61,13 +70,18 @@ class TeiRerankRequest(BaseModel):
 
 
 class TeiRank(BaseModel):
+    model_config = SENT
+
     index: int
     text: str | None = None
     score: float
 
 
-class TeiRerankResponse(RootModel[list[TeiRank]]):
+class TeiRerankResponse(RootModel[Any]):
     """[{index, score, text?}, ...], best first."""
+
+    model_config = SENT
+    root: list[TeiRank]
 
 
 class SimilarityInput(BaseModel):
@@ -86,8 +100,11 @@ class SimilarityRequest(BaseModel):
     parameters: SimilarityParameters | None = None
 
 
-class SimilarityResponse(RootModel[list[float]]):
+class SimilarityResponse(RootModel[Any]):
     """Cosine similarity of each of `sentences` to `source_sentence`, in order."""
+
+    model_config = SENT
+    root: list[float]
 
 
 class TokenizeRequest(BaseModel):
@@ -97,6 +114,8 @@ class TokenizeRequest(BaseModel):
 
 
 class SimpleToken(BaseModel):
+    model_config = SENT
+
     id: int
     text: str
     special: bool
@@ -104,8 +123,11 @@ class SimpleToken(BaseModel):
     stop: int | None
 
 
-class TokenizeResponse(RootModel[list[list[SimpleToken]]]):
+class TokenizeResponse(RootModel[Any]):
     """One token list per input."""
+
+    model_config = SENT
+    root: list[list[SimpleToken]]
 
 
 class DecodeRequest(BaseModel):
@@ -113,12 +135,17 @@ class DecodeRequest(BaseModel):
     skip_special_tokens: bool = True
 
 
-class DecodeResponse(RootModel[list[str]]):
+class DecodeResponse(RootModel[Any]):
     """One text per id list."""
+
+    model_config = SENT
+    root: list[str]
 
 
 class TeiInfo(BaseModel):
     """TEI's /info. `version` is the TEI API version these routes follow; `edge_encoders_version` is ours."""
+
+    model_config = SENT
 
     model_id: str
     model_sha: str | None
@@ -140,6 +167,8 @@ class TeiInfo(BaseModel):
 
 class TeiError(BaseModel):
     """TEI's error body on its routes: {"error": "...", "error_type": "Empty" | "Validation" | ...}."""
+
+    model_config = SENT
 
     error: str
     error_type: Literal["Unhealthy", "Backend", "Overloaded", "Validation", "Tokenizer", "Empty"]

@@ -1,5 +1,6 @@
 """Where a cold start's time goes, measured inside the image (or any task root): imports, digest checks,
-session creation (with and without graph optimization at load), tokenizer load, warm-up, first request.
+session creation (with and without graph optimization at load), tokenizer load (from tokenizer.json and from the
+parts the image build splits it into), warm-up, first request.
 
     podman run --rm -i --entrypoint python3.12 -e PYTHONPATH=/var/task edge-encoders:x86_64 - < scripts/init_profile.py
 
@@ -100,6 +101,12 @@ for kind, path in bundles.items():
     started = time.perf_counter()
     TextTokenizer(os.path.join(path, manifest.tokenizer_file), manifest.max_seq_length)
     figures["tokenizer_ms"] = _ms(started)
+    # What the image ships (edge_encoders.wordpiece_parts): the same tokenizer from its vocabulary and the rest.
+    parts = load_cache.tokenizer_parts(Path(path), manifest, verify=False)
+    if parts is not None:
+        started = time.perf_counter()
+        TextTokenizer(os.path.join(path, manifest.tokenizer_file), manifest.max_seq_length, parts=parts)
+        figures["tokenizer_from_parts_ms"] = _ms(started)
     cls = Embedder if kind == "embed" else Reranker
     started = time.perf_counter()
     loaded = cls.from_bundle(path, session_config=SessionConfig(), verify=False, warmup=False)

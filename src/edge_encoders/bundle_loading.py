@@ -61,11 +61,12 @@ def open_bundle(
         needed.append(manifest.calibration_file)
     if verify:
         verify_files(path, manifest, needed)
+    parts = load_cache.tokenizer_parts(path, manifest, verify=verify)  # split at image build: faster to load
     if tokenizers is None:
-        tokenizer = TextTokenizer(path / manifest.tokenizer_file, manifest.max_seq_length)
+        tokenizer = TextTokenizer(path / manifest.tokenizer_file, manifest.max_seq_length, parts=parts)
     else:
         key = load_cache.tokenizer_key(path, manifest)
-        tokenizer = tokenizers.get(key, path / manifest.tokenizer_file, manifest.max_seq_length)
+        tokenizer = tokenizers.get(key, path / manifest.tokenizer_file, manifest.max_seq_length, parts=parts)
     requested = session_config or SessionConfig()
     threads = requested.intra_op_threads or available_cpus()
     plan = choose_run_plan(requested.run_mode, manifest.run_hints, variant, threads, requested.allow_spinning)

@@ -143,7 +143,7 @@ def test_build_refuses_an_altered_bundle(lambda_image: str, tmp_path: Path) -> N
 
 def test_image_ships_a_graph_cache_the_runtime_accepts(lambda_image: str) -> None:
     """The build step's optimized graphs match this image's onnxruntime and models, so init skips optimizing, and
-    its tokenizer records let the two MiniLM bundles share one tokenizer."""
+    its tokenizer records let the two MiniLM bundles share one tokenizer, loaded from its split parts."""
     probe = (
         "from pathlib import Path\n"
         "from edge_encoders import load_cache\n"
@@ -152,14 +152,18 @@ def test_image_ships_a_graph_cache_the_runtime_accepts(lambda_image: str) -> Non
         "    path = Path('/var/task/bundles') / kind; m = read_manifest(path)\n"
         "    print(kind, load_cache.find(path, m, m.model_for_machine()[1], verify=True))\n"
         "    print(kind + '-tokenizer', load_cache.tokenizer_key(path, m), m.max_seq_length)\n"
+        "    print(kind + '-parts', load_cache.tokenizer_parts(path, m, verify=True) is not None)\n"
     )
     result = ih.run(["podman", "run", "--rm", "--read-only", "--entrypoint", "python3", lambda_image, "-c", probe])
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    assert set(lines) == {"embed", "rerank", "embed-tokenizer", "rerank-tokenizer"}, result.stdout + result.stderr
+    expected = {f"{kind}{what}" for kind in ("embed", "rerank") for what in ("", "-tokenizer", "-parts")}
+    assert set(lines) == expected, result.stdout + result.stderr
     assert all(f"/{load_cache.CACHE_DIR}/" in lines[kind] for kind in ("embed", "rerank")), lines
     assert lines["embed-tokenizer"].startswith("content:"), lines
     assert lines["embed-tokenizer"] == lines["rerank-tokenizer"], lines  # the same MiniLM tokenizer
+    assert lines["embed-parts"] == lines["rerank-parts"] == "True", lines  # the tokenizer split for a faster load
     assert "not using the pre-optimized graph" not in result.stderr
+    assert "not using the split tokenizer" not in result.stderr
 
 
 def test_cold_start_compiles_no_python_module(lambda_image: str) -> None:

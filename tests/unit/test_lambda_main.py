@@ -36,6 +36,15 @@ built["pydantic_as_before"] = [
 ]
 built["gc"] = [gc.isenabled(), frozen_at_import, gc.get_freeze_count()]
 built["own_models_built"] = EmbedRequest.__pydantic_complete__
+from fastapi._form_limits import _form_limits_adapter, _validate_form_limits
+from pydantic import TypeAdapter, ValidationError
+built["form_limits_built"] = _form_limits_adapter.pydantic_complete
+built["type_adapter_as_before"] = TypeAdapter.__dict__["_defer_build"].fget.__module__
+try:
+    _validate_form_limits({{"max_fields": -1}})
+    built["form_limits_checked"] = [_validate_form_limits({{"max_fields": 2}})]
+except ValidationError as exc:
+    built["form_limits_checked"] = [_validate_form_limits({{"max_fields": 2}}), exc.errors()[0]["type"]]
 answers = [lambda_handler(event, None) for event in json.loads(sys.stdin.read())]
 built["openapi_models_built_after"] = [m.__pydantic_complete__ for m in OPENAPI_MODELS]
 v1 = sys.modules.get("pydantic.v1")
@@ -118,6 +127,12 @@ def test_lambda_main_answers_as_the_app_handler_without_pydantic_v1() -> None:
     assert lean["openapi_models_built_after"][0] is True  # type: ignore[index]
     assert lean["pydantic_as_before"] == plain["pydantic_as_before"] == ["pydantic.main", False]
     assert plain["own_models_built"] is lean["own_models_built"] is True
+    # FastAPI's form limits validator (a TypeAdapter made at its import) waits for its first use, which this app
+    # never makes; made then, it validates as before; pydantic's own switch is back in place after the import
+    assert (plain["form_limits_built"], lean["form_limits_built"]) == (True, False)
+    assert lean["type_adapter_as_before"] == plain["type_adapter_as_before"] == "pydantic.type_adapter"
+    limits = [{"max_fields": 2}, "greater_than_equal"]
+    assert lean["form_limits_checked"] == plain["form_limits_checked"] == limits
     # the collector: on after the import and the build; what each allocated frozen (handler.gc_pause), the
     # imports only by this entry point, the build (handler.app._build_default) by both
     lean_gc: list[Any] = lean["gc"]  # type: ignore[assignment]
