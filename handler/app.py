@@ -67,6 +67,7 @@ def create_app(
     `models` lets tests share one loaded set between apps; `log_sink` receives the JSON log lines.
     """
     config_error = None
+    from_env = settings is None
     if settings is None:
         try:
             settings = Settings.from_env()
@@ -75,6 +76,8 @@ def create_app(
             config_error = str(exc)
             settings = Settings()
     _setup_logging(settings)
+    if from_env and config_error is None and (unknown := Settings.unknown_names()):
+        log.warning("ignored: %s: not a setting (handler/SETTINGS.md lists them)", ", ".join(unknown))
     access_log = AccessLog(
         enabled=settings.access_log, emf=settings.emf_enabled, namespace=settings.metrics_namespace, sink=log_sink
     )

@@ -20,7 +20,7 @@ from edge_encoders.families import EMBED, FAMILIES, RERANK, Family
 from edge_encoders.text_tokenizer import TokenizerCache
 from handler.bundle_location import local_bundle
 from handler.errors import ApiError
-from handler.settings import Settings
+from handler.settings import PREFIX, Settings
 
 log = logging.getLogger("handler")
 
@@ -49,6 +49,7 @@ class Models:
             if model is not None:
                 self.loaded[fam.name] = model
         self.errors: dict[str, str] = dict(errors or {})  # family name -> message fit for clients
+        self.causes: dict[str, str] = {}  # family name -> the operator's line: setting, cause, what to do
         self.disabled: set[str] = set(disabled or ())
         self.init_seconds = init_seconds
         self.max_concurrency = max_concurrency
@@ -127,6 +128,18 @@ class Models:
             self._gate.release()
 
 
+def _cause(settings: Settings, family: str, what: str, location: str, detail: str) -> str:
+    """One line naming the setting to fix and what it may hold: an operator reads it, not a client."""
+    bundle_setting = f"{PREFIX}{family.upper()}_BUNDLE"
+    if settings.bundle_s3_uri:
+        where = f"{PREFIX}BUNDLE_S3_URI={settings.bundle_s3_uri} ({family}/)"
+        fix = f"point {PREFIX}BUNDLE_S3_URI at a prefix holding bundles published by `make publish`"
+    else:
+        where = f"{bundle_setting}={location}"
+        fix = f"set {bundle_setting} to a bundle folder written by `make export`"
+    return f"cannot load the {what} from {where}: {detail}; {fix}, or {bundle_setting}=off to serve without it"
+
+
 def load_models(settings: Settings) -> Models:
     """Load every configured bundle (fetching from S3 first when a bundle URI is set)."""
     started = time.perf_counter()
@@ -156,11 +169,13 @@ def load_models(settings: Settings) -> Models:
             )
         except EdgeEncodersError as exc:  # the details (paths, library text) go to the log only
             models.errors[fam.name] = f"it failed to load ({exc.code}); the cause is in the server log"
-            log.error("cannot load the %s from %s: %s", fam.what, location, exc.message)
+            models.causes[fam.name] = _cause(settings, fam.name, fam.what, location, exc.message)
+            log.error("%s", models.causes[fam.name])
             continue
-        except Exception:
+        except Exception as exc:
             models.errors[fam.name] = "it failed to load; the cause is in the server log"
-            log.exception("cannot load the %s from %s", fam.what, location)
+            models.causes[fam.name] = _cause(settings, fam.name, fam.what, location, f"{type(exc).__name__}: {exc}")
+            log.exception("%s", models.causes[fam.name])
             continue
         models.loaded[fam.name] = model
     models.init_seconds = time.perf_counter() - started

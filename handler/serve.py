@@ -21,6 +21,7 @@ import asyncio
 import importlib
 import logging
 import os
+from typing import Any
 
 import h11
 import uvicorn
@@ -74,7 +75,21 @@ def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutProtocol]:
     return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
 
 
-def _env_int(name: str, default: int, minimum: int) -> int:
+MAX_PORT = 65535
+
+
+def _port(raw: str) -> int:
+    """--port: a TCP port, refused by argparse in one line (a bad one was a traceback from bind())."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {MAX_PORT}; got {raw!r}") from None
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_PORT}; got {value}")
+    return value
+
+
+def _env_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     """An integer from the environment, or a one-line exit naming the variable."""
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -85,6 +100,8 @@ def _env_int(name: str, default: int, minimum: int) -> int:
         raise SystemExit(f"{name} must be an integer; got {raw!r}") from None
     if value < minimum:
         raise SystemExit(f"{name} must be at least {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise SystemExit(f"{name} must be at most {maximum}; got {value}")
     return value
 
 
@@ -106,17 +123,30 @@ def config(host: str, port: int, settings: Settings) -> uvicorn.Config:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the HTTP API under uvicorn (no server header, timeouts).")
     parser.add_argument("--host", default=os.environ.get("EDGE_SERVER_HOST", "").strip() or "127.0.0.1")
-    parser.add_argument("--port", type=int, default=_env_int("PORT", DEFAULT_PORT, 1))
+    parser.add_argument("--port", type=_port, default=_env_int("PORT", DEFAULT_PORT, 1, MAX_PORT))
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-    except SettingsError as exc:  # the app itself answers 503 bad_configuration; use defaults for the server
-        log.error("bad configuration: %s", exc)
-        settings = Settings()
+    except SettingsError as exc:  # a server that could only answer 503 should not start: say why, in one line
+        raise SystemExit(f"edge-encoders: bad configuration: {exc}") from None
     memory.limit_arenas(settings.malloc_arenas)
     with gc_pause.paused():  # the app's imports (uvicorn finds the module loaded); its build pauses it itself
-        importlib.import_module("handler.app")
+        module = importlib.import_module("handler.app")
+    refuse_unloaded_models(module.app)  # built now, so a bundle that does not load stops the start
     uvicorn.Server(config(args.host, args.port, settings)).run()
+
+
+def refuse_unloaded_models(app: Any) -> None:
+    """Exit with one line per configured model that failed to load (setting, cause, what it may hold).
+
+    Unlike a Lambda function (whose failed INIT the caller only sees as an opaque error, so it answers 503
+    naming the cause), a server that cannot serve a configured model should not pass for started: its
+    orchestrator shows the exit and the line.
+    """
+    models = app.state.edge.models
+    if models.errors:
+        causes = [models.causes.get(name, f"the {name} model: {error}") for name, error in models.errors.items()]
+        raise SystemExit("edge-encoders: not starting: " + " | ".join(causes))
 
 
 if __name__ == "__main__":

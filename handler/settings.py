@@ -7,6 +7,7 @@ handler/SETTINGS.md documents them. A value that cannot be parsed raises Setting
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -23,6 +24,11 @@ _FALSE_WORDS = {"", "0", "false", "no", "off", "none", "disabled"}
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 _METRICS_MODES = ("auto", "emf", "off")
 _RUN_MODES = ("auto", *RUN_MODES)
+
+# Largest integer setting: what C APIs below (onnxruntime thread counts, timers) take as a 32-bit int.
+MAX_INT = 2**31 - 1
+# EDGE_* names read elsewhere (server entry point, the build, the test tiers): not typos of a setting
+_OTHER_PREFIXES = ("EDGE_SERVER_", "EDGE_EXPORT_", "EDGE_TEST_")
 
 # Lambda function URLs refuse request and response bodies over 6 MB (6 * 1024 * 1024 bytes).
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -108,12 +114,27 @@ class Settings:
             if name not in env:
                 continue
             raw = env[name].strip()
-            values[f.name] = _parse(name, raw, type(getattr(_DEFAULTS, f.name)))
+            values[f.name] = _parse(name, raw, getattr(_DEFAULTS, f.name))
+        if "api_base_path" in values:  # "/prod/", "prod" and "/prod" mean one prefix; the stripping needs "/prod"
+            values["api_base_path"] = "/" + values["api_base_path"].strip("/")
         if "docs" not in values and env.get("AWS_LAMBDA_FUNCTION_NAME"):
             values["docs"] = False  # off by default in Lambda: a function URL need not advertise its routes
         settings = cls(**values)
         settings.check()
         return settings
+
+    @classmethod
+    def unknown_names(cls, environ: Mapping[str, str] | None = None) -> list[str]:
+        """EDGE_* variables that are no setting (a typo is otherwise ignored in silence), each with a guess."""
+        env = os.environ if environ is None else environ
+        known = [PREFIX + f.name.upper() for f in fields(cls)]
+        found = []
+        for name in sorted(env):
+            if not name.startswith(PREFIX) or name in known or name.startswith(_OTHER_PREFIXES):
+                continue
+            guess = difflib.get_close_matches(name, known, n=1)
+            found.append(f"{name} (did you mean {guess[0]}?)" if guess else name)
+        return found
 
     def check(self) -> None:
         """Refuse values that would only fail later, less clearly."""
@@ -127,9 +148,9 @@ class Settings:
             "malloc_arenas",
         ):
             if getattr(self, name) < 1:
-                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1; got {getattr(self, name)}")
         if self.retry_after_s < 1:
-            raise SettingsError(f"{PREFIX}RETRY_AFTER_S must be at least 1")
+            raise SettingsError(f"{PREFIX}RETRY_AFTER_S must be at least 1; got {self.retry_after_s}")
         for name in (
             "threads",
             "max_body_bytes",
@@ -142,15 +163,19 @@ class Settings:
             "header_timeout_ms",
         ):
             if getattr(self, name) < 0:
-                raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()} must not be negative (0 or more); got {getattr(self, name)}"
+                )
         if self.run_mode not in _RUN_MODES:
             raise SettingsError(f"{PREFIX}RUN_MODE must be one of {', '.join(_RUN_MODES)}; got {self.run_mode!r}")
         if self.metrics not in _METRICS_MODES:
             raise SettingsError(f"{PREFIX}METRICS must be one of {', '.join(_METRICS_MODES)}; got {self.metrics!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+            raise SettingsError(
+                f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL; got {self.log_level!r}"
+            )
         if self.bundle_s3_uri and not self.bundle_s3_uri.startswith("s3://"):
-            raise SettingsError(f"{PREFIX}BUNDLE_S3_URI must look like s3://bucket/prefix")
+            raise SettingsError(f"{PREFIX}BUNDLE_S3_URI must look like s3://bucket/prefix; got {self.bundle_s3_uri!r}")
         for family in family_names():  # a registered family without its own settings fails here, named
             self._per_family(family, "bundle")
             self._per_family(family, "model_aliases")
@@ -204,7 +229,8 @@ class Settings:
 _DEFAULTS = Settings()
 
 
-def _parse(name: str, raw: str, kind: type) -> Any:
+def _parse(name: str, raw: str, default: Any) -> Any:
+    kind = type(default)
     if kind is bool:
         lowered = raw.lower()
         if lowered in _TRUE_WORDS:
@@ -214,7 +240,10 @@ def _parse(name: str, raw: str, kind: type) -> Any:
         raise SettingsError(f"{name} must be true or false; got {raw!r}")
     if kind is int:
         try:
-            return int(raw.replace("_", ""))
+            value = int(raw.replace("_", ""))
         except ValueError:
-            raise SettingsError(f"{name} must be an integer; got {raw!r}") from None
+            raise SettingsError(f"{name} must be an integer (unset: {default}); got {raw!r}") from None
+        if abs(value) > MAX_INT:
+            raise SettingsError(f"{name} must be at most {MAX_INT}; got {raw!r}")
+        return value
     return raw

@@ -88,6 +88,21 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _unused_with_only(args: argparse.Namespace) -> list[str]:
+    """Options naming another family's source or revision than the one --only builds (a conflict, not a no-op)."""
+    if not args.only:
+        return []
+    unused = []
+    for family in FAMILIES.values():
+        if family.name == args.only:
+            continue
+        if getattr(args, family.name) is not None:
+            unused.append(family.cli_flag)
+        if getattr(args, f"{family.name}_revision") is not None:
+            unused.append(f"{family.cli_flag}-revision")
+    return unused
+
+
 def export_command(args: argparse.Namespace) -> int:
     from edge_build.config import ConfigError, load_config
     from edge_build.errors import BuildError
@@ -95,6 +110,14 @@ def export_command(args: argparse.Namespace) -> int:
     from edge_build.sources import SourceError
 
     started = time.perf_counter()
+    unused = _unused_with_only(args)
+    if unused:
+        print(
+            f"edge-encoders export: error: --only {args.only} builds the {args.only} model only, so "
+            f"{' and '.join(unused)} would be ignored; drop --only, or drop those options",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cfg = load_config(args.config, _overrides(args))
         kinds = (args.only,) if args.only else FAMILY_NAMES

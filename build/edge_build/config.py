@@ -363,6 +363,8 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Buil
         built[kind] = spec
 
     work_dir = _as_path(*work_dir_raw) if work_dir_raw is not None else (output_dir / ".work").resolve()
+    _check_folder_usable(output_dir, "output folder (--out, EDGE_EXPORT_OUT, [build] output_dir)")
+    _check_folder_usable(work_dir, "work folder (--work-dir, EDGE_EXPORT_WORK_DIR, [build] work_dir)")
     return BuildConfig(
         models=built,
         output_dir=output_dir,
@@ -372,6 +374,18 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Buil
         prompts=prompts,
         config_path=config_path,
     )
+
+
+def _check_folder_usable(folder: Path, what: str) -> None:
+    """The folder exists or can be made, and can be written: found now, not after minutes of export."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"cannot be created: {existing} is a file"
+        raise ConfigError(f"The {what} {folder} {where}; give a folder (it is created if missing).")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"The {what} {folder} cannot be written ({existing} is not writable).")
 
 
 def _where(origin: str, key: str) -> str:

@@ -133,6 +133,12 @@ class Choice:
     arm: str | None
 
 
+def library_text(exc: BaseException, limit: int = 400) -> str:
+    """A library's exception as one short line: transformers' can list every model type it knows (kilobytes)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + " ... (cut)"
+
+
 def _data_digest(data_dir: Path) -> str:
     paths = [p for p in (data_dir / "validation", data_dir / "calibration.txt") if p.exists()]
     return cache.tree_digest(paths, root=data_dir)
@@ -206,7 +212,7 @@ def export_stage(keyed: Keyed, progress: Progress) -> Exported:
             raise
         except Exception as exc:
             raise BuildError(
-                f"cannot load {keyed.source.path} as a sentence-transformers {kind} model: {exc}"
+                f"cannot load {keyed.source.path} as a sentence-transformers {kind} model: {library_text(exc)}"
             ) from None
     with step(progress, f"[{kind}] ONNX export (fp32, optimum)"):
         fp32 = export_fp32(

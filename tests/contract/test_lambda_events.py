@@ -21,6 +21,7 @@ import pytest
 from helpers.handler_support import FakeLambdaContext, load_event, make_app, settings, shared_models
 
 from handler.app import lambda_handler_for
+from handler.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -559,13 +560,15 @@ def test_a_stage_left_in_the_path_is_a_404_that_names_the_setting_and_the_settin
         status, _, data = invoke_any(plain, event)
         assert status == 404
         assert "EDGE_API_BASE_PATH=/prod" in assert_error(json.loads(data), "not_found")
-    staged = lambda_handler_for(make_app(api_base_path="/prod"))
-    for event in (rest, v2):
-        status, _, data = invoke_any(staged, event)
-        assert status == 200, data
-        body = json.loads(data)
-        rows = body["embeddings"] if isinstance(body, dict) else body
-        np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
+    for base_path in ("/prod", "/prod/", "prod"):  # as a user writes it: the setting's value is normalized
+        configured = Settings.from_env({"EDGE_API_BASE_PATH": base_path}).api_base_path
+        staged = lambda_handler_for(make_app(api_base_path=configured))
+        for event in (rest, v2):
+            status, _, data = invoke_any(staged, event)
+            assert status == 200, (base_path, data)
+            body = json.loads(data)
+            rows = body["embeddings"] if isinstance(body, dict) else body
+            np.testing.assert_array_equal(np.array(rows, dtype=np.float32), runtime_vectors(TWO_TEXTS))
     status, _, data = invoke_any(plain, load_event("fnurl_unknown_path.json"))  # no route behind it: no advice
     assert status == 404 and "EDGE_API_BASE_PATH" not in data.decode()
 

@@ -129,15 +129,33 @@ def test_killed_run_resumes_without_gaps_or_duplicates(tmp_path: Path) -> None:
         ("missing corpus", "is not a file"),
         ("folder without a bundle", "manifest.json is missing"),
         ("output neither a folder nor S3", "s3://bucket/prefix"),
+        ("output is a file", "is a file"),
+        ("reranker bundle", "'rerank' bundle"),
+        ("empty corpus", "has no items"),
+        ("csv without the text column", "no column 'text' (its columns: 'id', 'b')"),
+        ("dimensions past the model's", "--dimensions must be between 1 and"),
+        ("unknown prompt name", "--prompt-name 'nope' is not a prompt of this bundle"),
     ],
 )
 def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, case: str, needle: str) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"id": 1, "text": "a"}\n')
+    embed = str(bundle_paths()[0])
     argv = {
         "missing corpus": [str(tmp_path / "missing.jsonl"), str(tmp_path / "o")],
         "folder without a bundle": [str(corpus), str(tmp_path / "o"), "--bundle", str(tmp_path)],
         "output neither a folder nor S3": [str(corpus), "ftp://x/y", "--bundle", str(bundle_paths()[0])],
+        "output is a file": [str(corpus), str(corpus), "--bundle", str(bundle_paths()[0])],
+        "reranker bundle": [str(corpus), str(tmp_path / "o"), "--bundle", str(bundle_paths()[1])],
+        "empty corpus": [str(_write(tmp_path / "e.jsonl", "\n  \n")), str(tmp_path / "o"), "--bundle", embed],
+        "dimensions past the model's": [str(corpus), str(tmp_path / "o"), "--bundle", embed, "--dimensions", "99999"],
+        "unknown prompt name": [str(corpus), str(tmp_path / "o"), "--bundle", embed, "--prompt-name", "nope"],
+        "csv without the text column": [
+            str(_write(tmp_path / "c.csv", "id,b\n1,a\n")),
+            str(tmp_path / "o"),
+            "--bundle",
+            embed,
+        ],
     }[case]
     proc = subprocess.run(
         [sys.executable, "-m", "edge_encoders.bulk", *argv],
@@ -149,3 +167,48 @@ def test_cli_refuses_bad_arguments_in_one_line(tmp_path: Path, case: str, needle
         check=False,
     )
     assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "o" / "shards").exists()  # refused before any batch ran
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _bulk(*argv: str) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "edge_encoders.bulk", *argv, "--bundle", str(bundle_paths()[0])]
+    return subprocess.run(args, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_bad_items_are_counted_by_reason_and_ids_repeated_across_batches_named(tmp_path: Path) -> None:
+    """A batch only sees its own ids: an id in two batches gets two vectors, so the run says so at the end,
+    with the bad items by reason (over the whole corpus, resumed batches included)."""
+    lines = ['{"id": 1, "text": "a"}', '{"id": 2, "text": "b"}', '{"id": 1, "text": "c"}', '{"id": 4, "text": 5}']
+    corpus = _write(tmp_path / "c.jsonl", "\n".join(lines) + "\n{broken\n")
+    out = tmp_path / "out"
+    first = _bulk(str(corpus), str(out), "--batch-size", "2")
+    assert first.returncode == 0, first.stderr
+    assert "bad items by reason: invalid_text 1, invalid_json 1" in first.stderr
+    assert "1 id(s) appear in more than one batch ('1')" in first.stderr
+    assert "already holds" not in first.stderr
+
+    again = _bulk(str(corpus), str(out), "--batch-size", "2")  # nothing redone, the same report
+    assert again.returncode == 0 and "0 shards written, 3 already complete, 2 bad items" in again.stdout
+    assert f"{out} already holds 3 finished batch(es)" in again.stderr and "skipped" in again.stderr
+    assert "invalid_text 1, invalid_json 1" in again.stderr and "('1')" in again.stderr
+
+
+def test_a_corpus_with_no_good_item_fails(tmp_path: Path) -> None:
+    corpus = _write(tmp_path / "c.jsonl", '{"id": 1}\n{"id": 2, "body": "x"}\n')
+    proc = _bulk(str(corpus), str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    assert "missing_text 2" in proc.stderr and "no item was embedded: all 2 were refused" in proc.stderr
+
+
+def test_no_more_processes_than_batches() -> None:
+    """Each process loads the model, and a fork pool starts them all: --workers 64 for 3 items starts one."""
+    from edge_encoders.bulk.local import pool_size
+
+    assert pool_size(64, 3, 256) == 1
+    assert pool_size(4, 1000, 256) == 4 and pool_size(8, 513, 256) == 3
+    assert pool_size(2, 0, 256) == 1

@@ -71,3 +71,47 @@ def test_emf_auto_follows_the_lambda_environment(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("mode", ["auto", "sequential", "concurrent"])
 def test_run_mode_is_read(mode: str) -> None:
     assert Settings.from_env({"EDGE_RUN_MODE": mode}).run_mode == mode
+
+
+def test_an_integer_past_32_bits_is_refused_by_name() -> None:
+    """onnxruntime's thread counts and the timers take 32-bit integers: a longer number is a typo, said here."""
+    with pytest.raises(SettingsError, match=r"EDGE_THREADS must be at most 2147483647; got '99999999999'"):
+        Settings.from_env({"EDGE_THREADS": "99999999999"})
+    assert Settings.from_env({"EDGE_MAX_TOKENS": "2147483647"}).max_tokens == 2**31 - 1
+
+
+def test_unknown_edge_names_are_listed_with_a_guess() -> None:
+    env = {
+        "EDGE_MAX_BATCHSIZE": "8",  # a typo: ignored by from_env, so named here
+        "EDGE_ZZZ": "1",
+        "EDGE_MAX_BATCH_SIZE": "8",
+        "EDGE_SERVER_HOST": "0.0.0.0",  # read by handler.serve, not a typo
+        "EDGE_EXPORT_EMBED": "x",  # read by the build
+        "PATH": "/bin",
+    }
+    assert Settings.unknown_names(env) == ["EDGE_MAX_BATCHSIZE (did you mean EDGE_MAX_BATCH_SIZE?)", "EDGE_ZZZ"]
+    assert Settings.from_env(env).max_batch_size == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("EDGE_MAX_BATCH_SIZE", "0", "must be at least 1; got 0"),
+        ("EDGE_MAX_QUEUE", "-1", "must not be negative (0 or more); got -1"),
+        ("EDGE_LOG_LEVEL", "verbose", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL; got 'verbose'"),
+        ("EDGE_BUNDLE_S3_URI", "bucket/prefix", "must look like s3://bucket/prefix; got 'bucket/prefix'"),
+        ("EDGE_MAX_QUEUE", "", "must be an integer (unset: 4); got ''"),
+    ],
+)
+def test_refusals_say_what_was_given_and_what_is_allowed(name: str, value: str, says: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: value})
+    assert str(refused.value) == f"{name} {says}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"), [("/prod/", "/prod"), ("prod", "/prod"), ("/", "/"), ("", "/"), ("/a/b/", "/a/b")]
+)
+def test_the_base_path_is_read_as_one_leading_slash_and_no_trailing_one(raw: str, read: str) -> None:
+    """Mangum strips the prefix as written: "/prod/" left "embed" of "/prod/embed", a 404 on every route."""
+    assert Settings.from_env({"EDGE_API_BASE_PATH": raw}).api_base_path == read

@@ -236,3 +236,32 @@ def test_hub_errors_become_source_errors(
     with pytest.raises(SourceError, match=message) as info:
         resolve_source(ModelSpec("hub:org/m", revision="dev"), "rerank", tmp_path, quiet)
     assert "--rerank" in info.value.message
+
+
+def test_a_cross_encoder_is_refused_as_embedder(tmp_path: Path) -> None:
+    """Exported as a bi-encoder it would lose its score head and pool the encoder: vectors nobody trained."""
+    cross = fake_model(tmp_path / "ce", architectures=["BertForSequenceClassification"])
+    with pytest.raises(SourceError, match=r"a cross-encoder .* belongs in --rerank"):
+        resolve_source(ModelSpec(str(cross)), "embed", tmp_path, quiet)
+    bi = fake_model(tmp_path / "bi", architectures=["BertModel"])
+    assert resolve_source(ModelSpec(str(bi)), "embed", tmp_path, quiet).path == bi.resolve()
+
+
+def test_a_plain_transformers_folder_is_refused_as_embedder(tmp_path: Path) -> None:
+    """No modules.json: sentence-transformers would guess mean pooling; the build says so instead."""
+    from edge_build.errors import BuildError
+    from edge_build.families import FAMILIES
+
+    folder = fake_model(tmp_path / "plain")
+    with pytest.raises(BuildError, match=r"has no modules\.json: it is a plain transformers model"):
+        FAMILIES["embed"].load(folder, trust_remote_code=False, device="cpu")
+
+
+def test_library_errors_are_cut_to_one_short_line() -> None:
+    from edge_build.pipeline import library_text
+
+    long = ValueError("Unrecognized model.\n Should have a `model_type` key: " + ", ".join(["bert"] * 500))
+    text = library_text(long)
+    assert text.startswith("Unrecognized model. Should have") and text.endswith(" ... (cut)")
+    assert len(text) < 420 and "\n" not in text
+    assert library_text(ValueError("short")) == "short"

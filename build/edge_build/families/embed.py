@@ -62,8 +62,27 @@ class EmbedFamily(Family):
         ("pareto", lambda v: "*" if v.get("pareto") else ""),
     ]
 
+    def architecture_problem(self, architectures: list[str]) -> str | None:
+        heads = [a for a in architectures if a.endswith("ForSequenceClassification")]
+        if not heads:
+            return None
+        return (
+            f"is a {', '.join(heads)}: a cross-encoder (it scores pairs of texts), not a bi-encoder. A "
+            "cross-encoder belongs in --rerank; for --embed use a sentence-transformers bi-encoder such as "
+            "sentence-transformers/all-MiniLM-L6-v2."
+        )
+
     def load(self, folder: Path, *, trust_remote_code: bool, device: str) -> tuple[Any, ModelFacts]:
         """Load a bi-encoder with sentence-transformers and read its facts; refuse what the runtime cannot serve."""
+        if not (folder / "modules.json").is_file():
+            # sentence-transformers would load it with a guessed mean pooling: vectors the model was not trained for
+            raise BuildError(
+                f"{folder} has no modules.json: it is a plain transformers model, not a sentence-transformers one, "
+                f"so how it pools token vectors into one is unknown (sentence-transformers would guess mean "
+                f"pooling). Save it as a SentenceTransformer with the pooling it was trained with "
+                f"(SentenceTransformer(modules=[Transformer(folder), Pooling(dim, 'mean' or 'cls')]).save(out)) "
+                f"and point --embed at that folder."
+            )
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(folder), device=device, trust_remote_code=trust_remote_code)

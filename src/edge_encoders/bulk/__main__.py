@@ -1,7 +1,8 @@
 """Command line of the local bulk runner: ``python -m edge_encoders.bulk CORPUS OUTPUT`` (what `make bulk` runs).
 
 Exit codes: 0 every batch done (bad items are reported, not fatal), 1 a batch failed (re-run to resume),
-2 bad arguments or unusable bundle/output (one line, no traceback).
+2 bad arguments, an empty corpus, an unusable bundle/output, or no item embedded at all (one line, no
+traceback).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge_encoders.bulk.local import MANIFEST_FILE, run
+from edge_encoders.bulk.checks import check_corpus, check_output
+from edge_encoders.bulk.local import MANIFEST_FILE, RunStats, run
 from edge_encoders.bulk.reader import corpus_format
 from edge_encoders.bulk.store import open_store
 from edge_encoders.bulk.worker import BulkOptions
 from edge_encoders.errors import EdgeEncodersError
+from edge_encoders.families import EMBED
 from edge_encoders.manifest import read_manifest
 from edge_encoders.precision import PRECISIONS
 from edge_encoders.session import available_cpus
@@ -50,7 +53,18 @@ def main(argv: list[str] | None = None) -> int:
         return fail("--batch-size and --threads must be at least 1, --workers at least 0")
     try:
         fmt = corpus_format(args.corpus, args.format)
-        read_manifest(args.bundle)
+        manifest = read_manifest(args.bundle)
+        if manifest.kind != EMBED.name:
+            return fail(
+                f"{args.bundle} is a {manifest.kind!r} bundle; bulk embeds with an {EMBED.name!r} bundle "
+                f"(--bundle artifacts/embed, or BULK_BUNDLE= with make bulk)"
+            )
+        # refused here, once, rather than by every batch with "run again to resume"
+        if args.dimensions is not None and not 1 <= args.dimensions <= (manifest.dimension or 0):
+            return fail(f"--dimensions must be between 1 and {manifest.dimension}; got {args.dimensions}")
+        if args.prompt_name is not None and args.prompt_name not in (manifest.prompts or {}):
+            known = ", ".join(sorted(manifest.prompts or {})) or "none"
+            return fail(f"--prompt-name {args.prompt_name!r} is not a prompt of this bundle (it has: {known})")
         options = BulkOptions(
             output=args.output,
             precision=args.precision,
@@ -61,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             text_field=args.text_field,
         )
         options.check_types()
-        open_store(args.output)
+        check_output(args.output)
+        check_corpus(args.corpus, fmt, id_field=args.id_field, text_field=args.text_field)
     except (EdgeEncodersError, ValueError) as exc:
         return fail(getattr(exc, "message", str(exc)))
     workers = args.workers or max(1, available_cpus() // args.threads)
@@ -84,11 +99,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bulk: batch failed: {message}", file=sys.stderr)
         return fail(f"{len(stats.failed_batches)} batch(es) failed: run the same command again to resume")
     where = open_store(args.output).uri(MANIFEST_FILE)
+    _report_items(stats)
     print(
         f"bulk: done, {stats.written} shards written, {stats.skipped} already complete, {stats.bad} bad items; "
         f"see {where}"
     )
+    if stats.total and stats.bad >= stats.total:
+        return fail(f"no item was embedded: all {stats.total} were refused (reasons above, each in {where})")
     return 0
+
+
+def _report_items(stats: RunStats) -> None:
+    """What the bad items were and which ids repeat: the manifest holds each one, this line says whether to look."""
+    if stats.bad_codes:
+        reasons = ", ".join(f"{code} {count}" for code, count in stats.bad_codes.most_common())
+        print(f"bulk: bad items by reason: {reasons}", file=sys.stderr)
+    if stats.repeated_ids:
+        shown = ", ".join(repr(i) for i in stats.repeated_ids[:3])
+        print(
+            f"bulk: warning: {len(stats.repeated_ids)} id(s) appear in more than one batch ({shown}"
+            f"{', ...' if len(stats.repeated_ids) > 3 else ''}): the shards hold a vector for each occurrence; "
+            f"make ids unique or deduplicate when reading",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class RunStats:
     skipped: int = 0
     bad: int = 0
     failed_batches: list[str] = field(default_factory=list)
+    # from every batch's manifest line at the end (resumed batches included)
+    bad_codes: Counter[str] = field(default_factory=Counter)
+    repeated_ids: list[str] = field(default_factory=list)  # ids found in more than one batch
     started: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
@@ -59,7 +63,7 @@ class Progress:
         self.stream = stream
         self.tty = stream.isatty()
         self.every = 0.5 if self.tty else 5.0
-        self.last = 0.0
+        self.last = time.monotonic()  # a log gets its first line after `every`, not one per batch at the start
 
     def update(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -103,6 +107,12 @@ def run(
     existing = store.keys("shards/")
     stats = RunStats(total=count_items(corpus, fmt))
     progress = Progress(stats, stream)
+    already = sum(1 for key in existing if key.endswith(".manifest.json"))
+    if already:
+        stream.write(
+            f"bulk: {store.root} already holds {already} finished batch(es): this corpus's are skipped, not redone "
+            f"(resume); nothing there is deleted, and {MANIFEST_FILE} will list this corpus's batches only\n"
+        )
     order: list[str] = []
     pending: dict[Future[dict[str, Any]], int] = {}
 
@@ -123,6 +133,7 @@ def run(
                 stats.written += 1
         progress.update()
 
+    workers = pool_size(workers, stats.total, batch_size)
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(str(bundle), options.output, threads)
     ) as pool:
@@ -145,17 +156,38 @@ def run(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             collect(finished)
     if not stats.failed_batches:
-        _write_manifest(store, order)
+        _tally(stats, _write_manifest(store, order))
     progress.update(force=True)
     return stats
 
 
-def _write_manifest(store: Store, order: list[str]) -> None:
-    """Every batch's manifest line, in corpus order."""
+def pool_size(workers: int, items: int, batch_size: int) -> int:
+    """No more processes than batches: each one loads the model (a fork pool starts them all at once)."""
+    return max(1, min(workers, -(-items // max(batch_size, 1))))
+
+
+def _tally(stats: RunStats, lines: list[dict[str, Any]]) -> None:
+    """Bad items by reason and ids repeated across batches, over the whole corpus (a batch only sees its own)."""
+    stats.bad = sum(int(line.get("failed", 0)) for line in lines)
+    stats.bad_codes = Counter(str(err.get("code")) for line in lines for err in line.get("errors", []))
+    seen: set[str] = set()
+    repeated: dict[str, None] = {}
+    for line in lines:
+        for item_id in line.get("ids", []):
+            if item_id in seen:
+                repeated[item_id] = None
+            seen.add(item_id)
+    stats.repeated_ids = list(repeated)
+
+
+def _write_manifest(store: Store, order: list[str]) -> list[dict[str, Any]]:
+    """Every batch's manifest line, in corpus order; returns them."""
     lines = []
     for digest in order:
         line = read_line(store, shard_keys(digest)[1], digest)
         if line is None:  # written by this run a moment ago: a missing one is a storage fault
             raise RuntimeError(f"manifest line of batch {digest} vanished from {store.root}")
-        lines.append(json.dumps(line, ensure_ascii=False))
-    store.write(MANIFEST_FILE, ("\n".join(lines) + "\n").encode("utf-8") if lines else b"", "application/x-ndjson")
+        lines.append(line)
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    store.write(MANIFEST_FILE, (text + "\n").encode("utf-8") if lines else b"", "application/x-ndjson")
+    return lines

@@ -31,7 +31,9 @@ def corpus_format(path: str | Path, fmt: str | None = None) -> str:
 def read_items(path: str | Path, fmt: str) -> Iterator[Any]:
     """Items one by one: raw JSONL lines (str) or CSV rows (dict keyed by the header)."""
     with open(path, "rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+        # utf-8-sig: a byte-order mark (Windows tools write one) would make the first line invalid JSON, or
+        # rename a CSV's first column
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         if fmt == "csv":
             yield from csv.DictReader(text)
             return
