@@ -23,6 +23,7 @@ from handler.admission import current_stop, overloaded, request_deadline, watch_
 from handler.auth import DOCS_PATHS, is_open
 from handler.content_encoding import inflate
 from handler.errors import ApiError
+from handler.event_shapes import shown
 from handler.observability import RequestFacts
 from handler.state import AppState
 from handler.unicode_guard import find_lone_surrogate, lone_surrogate_message
@@ -122,7 +123,12 @@ class EdgeMiddleware:
             if not response_started:
                 await exc.response()(scope, receive, send_wrapper)
         except Exception:
-            log.exception("unexpected error in request %s %s (id %s)", facts.method, facts.path, facts.request_id)
+            log.exception(  # method and path are the client's: escaped, so a newline cannot forge a log line
+                "unexpected error in request %s %s (id %s)",
+                shown(facts.method),
+                shown(facts.path, 200),
+                facts.request_id,
+            )
             facts.error_code = "internal_error"
             if response_started:
                 facts.status = 500

@@ -152,3 +152,29 @@ def test_init_log_versions_are_the_installed_distributions(monkeypatch: pytest.M
     assert handler.app._versions()["numpy"] == metadata.version("numpy")
     monkeypatch.setattr(handler.app, "_PACKAGES", ("no-such-distribution-here",))
     assert handler.app._versions()["no-such-distribution-here"] == "unknown"
+
+
+def test_the_500_log_line_escapes_the_clients_method_and_path(caplog: pytest.LogCaptureFixture) -> None:
+    """A path with a newline (percent-decoded %0A, or a Lambda event's rawPath) cannot start a forged log line."""
+    import asyncio
+
+    from handler.middleware import EdgeMiddleware
+
+    async def exploding(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    state = make_app(models=shared_models(), sink=lambda _: None).state.edge
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": '/v1/models/x\n{"_aws": 1}', "headers": [], "query_string": b""}
+    with caplog.at_level(logging.ERROR, logger="handler"):
+        asyncio.run(EdgeMiddleware(exploding, state)(scope, receive, send))
+    assert sent[0]["status"] == 500
+    line = next(rec.getMessage() for rec in caplog.records if "unexpected error" in rec.getMessage())
+    assert "\n" not in line and '/v1/models/x\\n{\\"_aws\\": 1}' in line
