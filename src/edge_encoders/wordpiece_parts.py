@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from tokenizers import Tokenizer
 from tokenizers.models import WordPiece
 
 VOCAB_SUFFIX = ".vocab.txt"
 REST_SUFFIX = ".rest.json"
-# Replaced by TextTokenizer from the manifest, so not part of what must match.
-_REPLACED = ("truncation", "padding")
 
 
 def part_paths(folder: Path, tokenizer_file: str) -> tuple[Path, Path]:
@@ -63,16 +60,11 @@ def load(vocab: Path, rest: Path) -> Tokenizer:
     return tokenizer
 
 
-def serialized(tokenizer: Tokenizer) -> dict[str, Any]:
-    """The tokenizer's full serialized state less truncation and padding: equal states tokenize alike."""
-    state = json.loads(tokenizer.to_str())
-    for key in _REPLACED:
-        state.pop(key, None)
-    return dict(state)
-
-
 def write(tokenizer_json: Path, folder: Path) -> tuple[Path, Path] | None:
-    """Write the two parts of tokenizer_json into folder if they rebuild it exactly; else write nothing."""
+    """Write the two parts of tokenizer_json into folder if they rebuild it exactly (the same serialized state,
+    truncation and padding aside: text_tokenizer.content_digest); else write nothing."""
+    from edge_encoders.text_tokenizer import content_digest  # at build only; text_tokenizer imports this module
+
     vocab_path, rest_path = part_paths(folder, tokenizer_json.name)
     vocab_path.unlink(missing_ok=True)
     rest_path.unlink(missing_ok=True)
@@ -91,7 +83,8 @@ def write(tokenizer_json: Path, folder: Path) -> tuple[Path, Path] | None:
     rest = {**config, "truncation": None, "padding": None, "model": {**model, "vocab": {}}}
     rest_path.write_text(json.dumps(rest, ensure_ascii=False), encoding="utf-8")
     try:
-        same = serialized(load(vocab_path, rest_path)) == serialized(Tokenizer.from_file(str(tokenizer_json)))
+        rebuilt = load(vocab_path, rest_path).to_str()
+        same = content_digest(rebuilt) == content_digest(Tokenizer.from_file(str(tokenizer_json)).to_str())
     except Exception:  # parts that do not fit: ValueError, KeyError, or tokenizers' own untyped errors
         same = False
     if not same:
